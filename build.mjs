@@ -1,0 +1,33 @@
+// Bundles the CLI, the inference process, the extension and every *.test.ts with esbuild.
+// `node build.mjs [paths...]` builds only the named test files (used while iterating).
+import { build } from 'esbuild';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const common = {
+  bundle: true, platform: 'node', target: 'node20', format: 'esm', sourcemap: 'linked',
+  packages: 'external', loader: { '.wgsl': 'text' }, logLevel: 'warning',
+  banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
+};
+
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const only = process.argv.slice(2);
+const tests = only.length ? only : ['engine', 'kernels', 'test', 'extension'].filter(existsSync).flatMap((d) => findTests(d));
+const entries = {};
+for (const t of tests) entries['test/' + t.replace(/\.test\.ts$/, '').replace(/[\\/]/g, '_') + '.test'] = t;
+if (!only.length) {
+  for (const [out, src] of [['hearth', 'engine/cli.ts'], ['bench', 'test/bench.ts']]) if (existsSync(src)) entries[out] = src;
+}
+await build({ ...common, entryPoints: entries, outdir: 'dist', outExtension: { '.js': '.js' }, splitting: false });
+if (!only.length && existsSync('extension/extension.ts')) {
+  // VS Code loads extensions as CommonJS.
+  await build({ ...common, banner: undefined, format: 'cjs', entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, external: ['vscode'] });
+}
