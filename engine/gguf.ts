@@ -197,7 +197,7 @@ export function readGGUF(path: string): GGUF {
   }
   try {
     const fileSize = fstatSync(fd).size;
-    const c = new HeaderCursor(fd, path, fileSize);
+    const c: HeaderCursor = new HeaderCursor(fd, path, fileSize);
     const magic = c.u32('magic');
     if (magic !== GGUF_MAGIC) c.fail(`not a GGUF file (magic 0x${magic.toString(16).padStart(8, '0')}, expected "GGUF")`);
     const version = c.u32('version');
