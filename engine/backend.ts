@@ -1,0 +1,56 @@
+// The one interface every compute path implements: the plain TypeScript reference (for tests and
+// debugging) and the WebGPU model (the product path). Callers never branch on which one they hold.
+import type { GGUF } from './gguf.js';
+import type { ModelConfig } from './model.js';
+import { ReferenceModel } from './reference.js';
+import { WebGpuModel } from './webgpu-model.js';
+
+export type BackendName = 'webgpu' | 'reference';
+
+export interface SampleParams {
+  /** <= 0 means greedy. */
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** Uniform random number in [0, 1) drawn by the caller's seeded generator. */
+  uniform: number;
+}
+
+export interface BackendStats {
+  loadMs: number;
+  weightBytes: number;
+  kvBytes: number;
+  scratchBytes: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  readonly config: ModelConfig;
+  /** Positions each sequence can hold. */
+  readonly nCtx: number;
+  /** Independent sequences (slots), each with its own KV cache. */
+  readonly nSeq: number;
+  /**
+   * Runs `tokens` at positions pos..pos+n-1 of sequence `seq`; cache entries of `seq` at >= pos are
+   * replaced, so passing a smaller pos truncates the cache to that prefix. Returns the last token's logits.
+   */
+  forward(seq: number, tokens: number[], pos: number): Promise<Float32Array>;
+  /** Like forward, but samples on the device so only the token id comes back. */
+  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number>;
+  stats(): BackendStats;
+  dispose(): void;
+}
+
+export interface OpenOptions {
+  nCtx: number;
+  nSeq: number;
+  /** Refuse to load when the model needs more device memory than this (tests use it to simulate a small GPU). */
+  maxDeviceBytes?: number;
+  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+}
+
+/** Loads the model onto the named backend. WebGPU never falls back to the reference silently. */
+export async function openBackend(g: GGUF, name: BackendName, o: OpenOptions): Promise<Backend> {
+  if (name === 'reference') return ReferenceModel.load(g, o);
+  return WebGpuModel.load(g, o);
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env node
+// The `hearth` command line. Its output formats are a contract for external checks: keep them stable.
+import { readFileSync } from 'node:fs';
+import { readGGUF, type GGUF } from './gguf.js';
+import { FILE_TYPE_NAMES, typeName } from './ggml.js';
+import { loadConfig } from './model.js';
+import { Tokenizer, StreamDecoder } from './tokenizer.js';
+import { Sampler, defaultSamplerParams } from './sampler.js';
+import { openBackend, type Backend, type BackendName } from './backend.js';
+import { runBench } from './bench.js';
+import { runReplay } from './replay.js';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: hearth <command> [options]
+  info      --model FILE
+  tokenize  --model FILE                   (stdin: JSON array of strings)
+  generate  --model FILE (--prompt TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K] [--top-p P]
+            [--min-p P] [--repeat-penalty R] [--seed S] [--ctx N] [--backend webgpu|reference] [--json]
+  bench     --model FILE [--prompt-tokens 256] [--gen-tokens 32] [--backend webgpu|reference] [--json]
+  replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]`;
+
+type Flags = Map<string, string | true>;
+
+const BOOLEAN_FLAGS = new Set(['json']);
+
+const OPTIONS: Record<string, string[]> = {
+  info: ['model'],
+  tokenize: ['model'],
+  generate: ['model', 'prompt', 'tokens', 'n', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'seed', 'ctx', 'backend', 'json'],
+  bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx'],
+  replay: ['model', 'file', 'backend', 'json'],
+};
+
+function parseFlags(cmd: string, args: string[]): Flags {
+  const allowed = OPTIONS[cmd];
+  if (!allowed) throw new UsageError(`unknown command "${cmd}"`);
+  const flags: Flags = new Map();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const m = /^--?([a-z][a-z0-9-]*)$/.exec(a);
+    if (!m) throw new UsageError(`unexpected argument "${a}"`);
+    const name = m[1];
+    if (!allowed.includes(name)) throw new UsageError(`${cmd}: unknown option ${a}`);
+    if (flags.has(name)) throw new UsageError(`${cmd}: ${a} given twice`);
+    if (BOOLEAN_FLAGS.has(name)) { flags.set(name, true); continue; }
+    const v = args[++i];
+    if (v === undefined) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, v);
+  }
+  return flags;
+}
+
+function str(flags: Flags, name: string, def?: string): string {
+  const v = flags.get(name);
+  if (v === undefined) {
+    if (def === undefined) throw new UsageError(`missing --${name}`);
+    return def;
+  }
+  return String(v);
+}
+
+function num(flags: Flags, name: string, def: number, { int = false, min = -Infinity } = {}): number {
+  const v = flags.get(name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
+    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+  }
+  return n;
+}
+
+function backendName(flags: Flags): BackendName {
+  const b = str(flags, 'backend', 'webgpu');
+  if (b !== 'webgpu' && b !== 'reference') throw new UsageError(`--backend must be webgpu or reference, got "${b}"`);
+  return b;
+}
+
+function humanBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(2)} MiB`;
+  return `${(n / 1024).toFixed(2)} KiB`;
+}
+
+function info(g: GGUF): string {
+  const c = loadConfig(g);
+  const counts = new Map<string, number>();
+  let params = 0;
+  for (const t of g.tensors) {
+    counts.set(typeName(t.type), (counts.get(typeName(t.type)) ?? 0) + 1);
+    params += t.nelements;
+  }
+  const ft = g.metadata.get('general.file_type');
+  const lines = [
+    `file      = ${g.path}`,
+    `format    = GGUF V${g.version}`,
+    `arch      = ${c.arch}`,
+    `name      = ${String(g.metadata.get('general.name') ?? '')}`,
+    `n_vocab   = ${c.nVocab}`,
+    `n_ctx_train = ${c.nCtxTrain}`,
+    `n_embd    = ${c.nEmbd}`,
+    `n_layer   = ${c.nLayer}`,
+    `n_head    = ${c.nHead}`,
+    `n_head_kv = ${c.nHeadKv}`,
+    `n_rot     = ${c.nRot}`,
+    `head_dim  = ${c.headDim}`,
+    `n_ff      = ${c.nFf}`,
+    `rms_eps   = ${c.rmsEps}`,
+    `rope type = ${c.ropeNeox ? 'neox' : 'normal'}`,
+    `rope freq_base = ${c.ropeFreqBase}`,
+    `rope scaling = ${c.ropeScaling.type}${c.ropeScaling.type === 'none' ? '' : ` (factor ${c.ropeScaling.factor}, orig ctx ${c.ropeScaling.origCtx})`}`,
+    `tied embeddings = ${c.tiedEmbeddings}`,
+    `file type = ${typeof ft === 'number' ? FILE_TYPE_NAMES[ft] ?? `unknown (${ft})` : 'unspecified'}`,
+    `model params = ${(params / 1e9).toFixed(3)} B`,
+    `file size = ${humanBytes(g.fileSize)} (${(g.fileSize * 8 / params).toFixed(2)} BPW)`,
+    `tensors   = ${g.tensors.length}: ${[...counts].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  ];
+  return lines.join('\n');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function tokenize(flags: Flags) {
+  const tok = Tokenizer.fromGGUF(readGGUF(str(flags, 'model')));
+  let input: unknown;
+  try {
+    input = JSON.parse(await readStdin());
+  } catch (e) {
+    throw new UsageError(`stdin must be a JSON array of strings: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(input) || !input.every((s) => typeof s === 'string')) throw new UsageError('stdin must be a JSON array of strings');
+  process.stdout.write(JSON.stringify(input.map((s: string) => tok.encode(s, { addBos: false, parseSpecial: false }))) + '\n');
+}
+
+async function withBackend<T>(g: GGUF, flags: Flags, nCtx: number, fn: (b: Backend, loadMs: number) => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const backend = await openBackend(g, backendName(flags), { nCtx, nSeq: 1 });
+  const loadMs = performance.now() - t0;
+  try {
+    return await fn(backend, loadMs);
+  } finally {
+    backend.dispose();
+  }
+}
+
+async function generate(flags: Flags) {
+  const g = readGGUF(str(flags, 'model'));
+  const tok = Tokenizer.fromGGUF(g);
+  let prompt: number[];
+  if (flags.has('prompt') === flags.has('tokens')) throw new UsageError('give exactly one of --prompt and --tokens');
+  if (flags.has('prompt')) {
+    prompt = tok.encode(str(flags, 'prompt'), { addBos: tok.addBos, parseSpecial: true });
+  } else {
+    prompt = str(flags, 'tokens').split(',').map((s) => {
+      const id = Number(s.trim());
+      if (!Number.isInteger(id) || id < 0 || id >= tok.nVocab) throw new UsageError(`--tokens: "${s}" is not a token id below ${tok.nVocab}`);
+      return id;
+    });
+  }
+  if (prompt.length === 0) throw new UsageError('the prompt is empty');
+  const n = num(flags, 'n', 32, { int: true, min: 0 });
+  const nCtx = num(flags, 'ctx', Math.min(loadConfig(g).nCtxTrain, 4096), { int: true, min: 1 });
+  if (prompt.length + n > nCtx) throw new UsageError(`prompt (${prompt.length} tokens) + -n ${n} exceeds the context of ${nCtx} tokens (--ctx)`);
+  const params = {
+    ...defaultSamplerParams,
+    temperature: num(flags, 'temp', 0, { min: 0 }),
+    topK: num(flags, 'top-k', defaultSamplerParams.topK, { int: true, min: 0 }),
+    topP: num(flags, 'top-p', defaultSamplerParams.topP, { min: 0 }),
+    minP: num(flags, 'min-p', defaultSamplerParams.minP, { min: 0 }),
+    repeatPenalty: num(flags, 'repeat-penalty', defaultSamplerParams.repeatPenalty, { min: 0 }),
+    seed: num(flags, 'seed', defaultSamplerParams.seed, { int: true, min: 0 }),
+  };
+  const json = flags.get('json') === true;
+  await withBackend(g, flags, nCtx, async (backend, loadMs) => {
+    const sampler = new Sampler(params);
+    const onDevice = params.temperature <= 0 && params.repeatPenalty === 1;
+    const history = [...prompt];
+    const out: number[] = [];
+    const decoder = new StreamDecoder(tok);
+    let text = '';
+    let prefillMs = 0;
+    let decodeStart = 0;
+    let pending = prompt;
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      // Greedy without penalties picks on the device: one id comes back instead of n_vocab logits.
+      const id = onDevice
+        ? await backend.forwardSample(0, pending, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 })
+        : sampler.sample(await backend.forward(0, pending, pos), history);
+      if (i === 0) { prefillMs = performance.now() - t; decodeStart = performance.now(); }
+      pos += pending.length;
+      history.push(id);
+      out.push(id);
+      const piece = decoder.push(id);
+      text += piece;
+      if (!json) process.stdout.write(piece);
+      if (tok.isEog(id)) break;
+      pending = [id];
+    }
+    const tail = decoder.flush();
+    text += tail;
+    if (!json) process.stdout.write(tail + '\n');
+    const decodeMs = performance.now() - decodeStart;
+    const result = {
+      prompt, tokens: out, text, load_ms: Math.round(loadMs),
+      prefill_tok_s: prefillMs > 0 ? prompt.length / (prefillMs / 1000) : 0,
+      decode_tok_s: out.length > 1 ? (out.length - 1) / (decodeMs / 1000) : 0,
+    };
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stderr.write(`load ${result.load_ms} ms, prefill ${result.prefill_tok_s.toFixed(1)} tok/s, decode ${result.decode_tok_s.toFixed(1)} tok/s\n`);
+  });
+}
+
+async function bench(flags: Flags) {
+  const g = readGGUF(str(flags, 'model'));
+  const nPrompt = num(flags, 'prompt-tokens', 256, { int: true, min: 1 });
+  const nGen = num(flags, 'gen-tokens', 32, { int: true, min: 1 });
+  const nCtx = num(flags, 'ctx', Math.max(2048, nPrompt + nGen + 1), { int: true, min: nPrompt + nGen + 1 });
+  await withBackend(g, flags, nCtx, async (backend, loadMs) => {
+    const r = await runBench(backend, nPrompt, nGen);
+    const s = backend.stats();
+    const result = {
+      backend: backend.name, ...r, load_ms: Math.round(loadMs),
+      vram_bytes: s.weightBytes + s.kvBytes + s.scratchBytes,
+      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    };
+    if (flags.get('json') !== true) {
+      process.stdout.write(`load ${result.load_ms} ms | prefill ${r.prefill_tok_s.toFixed(1)} tok/s | decode ${r.decode_tok_s.toFixed(1)} tok/s | warm ttft ${r.warm_ttft_ms.toFixed(1)} ms | VRAM ${humanBytes(result.vram_bytes)} | peak RSS ${humanBytes(result.peak_rss_bytes)}\n`);
+    }
+    process.stdout.write(JSON.stringify(result) + '\n');
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const flags = parseFlags(cmd, rest);
+  switch (cmd) {
+    case 'info': {
+      const path = str(flags, 'model');
+      process.stdout.write(info(readGGUF(path)) + '\n');
+      return;
+    }
+    case 'tokenize': return tokenize(flags);
+    case 'generate': return generate(flags);
+    case 'bench': return bench(flags);
+    case 'replay': {
+      const model = str(flags, 'model');
+      readGGUF(model);
+      const source = readFileSync(str(flags, 'file'), 'utf8');
+      return runReplay({ model, source, backend: backendName(flags), json: flags.get('json') === true });
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`hearth: ${msg.split('\n')[0]}${e instanceof UsageError ? ' (hearth --help for usage)' : ''}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,355 @@
+// The typed, versioned messages between the extension host (engine/client.ts) and the inference
+// process (engine/server.ts). Both sides import this module and validate every message they
+// receive, so a malformed or mismatched peer is an error with a reason, never undefined behaviour.
+import type { BackendName } from './backend.js';
+
+/** Bumped whenever a message changes shape; checked once at the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
+export const EXIT_DEVICE_LOST = 75;
+
+export interface Sampling {
+  /** <= 0 is greedy. */
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+}
+
+export const GREEDY: Sampling = { temperature: 0, topK: 40, topP: 0.95, seed: 0 };
+
+/** Limits every generating request carries. */
+export interface Generation {
+  maxTokens: number;
+  /** Generation ends before the first occurrence of any of these strings (not included in the text). */
+  stop?: string[];
+  /** Wall-clock budget from receipt of the request; ends with reason 'time'. */
+  timeBudgetMs?: number;
+  /** Reuse the slot's cached prefix (default true). False prefills the whole prompt, for measurements. */
+  cache?: boolean;
+  sampling?: Partial<Sampling>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface HelloRequest { type: 'hello'; version: number }
+export interface LoadRequest {
+  type: 'load'; id: string; model: string; backend: BackendName; nCtx: number;
+  /** Device memory the model may use (webgpu); over it the load fails with 'out-of-memory' before allocating. */
+  maxDeviceBytes?: number;
+}
+/** Fill-in-the-middle completion at the cursor: the document is prefix + suffix. */
+export interface CompleteRequest extends Generation { type: 'complete'; id: string; prefix: string; suffix: string; fileName?: string; language?: string }
+/** Explains a selection through the chat path. */
+export interface ExplainRequest extends Generation { type: 'explain'; id: string; code: string; fileName?: string; language?: string }
+export interface ChatRequest extends Generation { type: 'chat'; id: string; messages: ChatMessage[] }
+/** Stops request `id` (a chat's stop button, or dropping a completion); it answers 'cancelled'. */
+export interface CancelRequest { type: 'cancel'; id: string }
+export interface StatsRequest { type: 'stats'; id: string }
+export interface ShutdownRequest { type: 'shutdown'; id: string }
+
+export type Request = HelloRequest | LoadRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
+export type GenerateRequest = CompleteRequest | ExplainRequest | ChatRequest;
+
+export interface LoadReport {
+  model: string;
+  name: string;
+  arch: string;
+  backend: BackendName;
+  nCtx: number;
+  nSeq: number;
+  nVocab: number;
+  nLayer: number;
+  fileBytes: number;
+  weightBytes: number;
+  kvBytes: number;
+  scratchBytes: number;
+  loadMs: number;
+  /** The model's FIM tokens were found: completion requests are possible. */
+  fim: boolean;
+  /** The model has tokenizer.chat_template: chat and explain requests are possible. */
+  chat: boolean;
+}
+
+export interface Timings {
+  /** Tokens in the prompt as laid out (after trimming). */
+  promptTokens: number;
+  /** Tokens run through the model to build the prompt's KV cache. */
+  prefillTokens: number;
+  /** Prompt tokens whose KV entries were kept from the previous request in the same slot. */
+  reusedTokens: number;
+  /** Characters of the document left out of the prompt to fit the context (completion only). */
+  trimmedChars: number;
+  prefillMs: number;
+  /** From receipt of the request to its first token; -1 when no token came. */
+  ttftMs: number;
+  decodeTokens: number;
+  decodeTokPerS: number;
+  totalMs: number;
+}
+
+export type DoneReason = 'eos' | 'stop' | 'length' | 'time' | 'cancelled' | 'superseded';
+export const DONE_REASONS: readonly DoneReason[] = ['eos', 'stop', 'length', 'time', 'cancelled', 'superseded'];
+
+export type ErrorCode =
+  | 'version-mismatch' | 'bad-request' | 'not-loaded' | 'load-failed' | 'out-of-memory' | 'device-lost'
+  | 'context-overflow' | 'no-fim' | 'no-chat-template' | 'template-error' | 'process-exited' | 'unloaded'
+  | 'shutting-down' | 'internal';
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'version-mismatch', 'bad-request', 'not-loaded', 'load-failed', 'out-of-memory', 'device-lost',
+  'context-overflow', 'no-fim', 'no-chat-template', 'template-error', 'process-exited', 'unloaded',
+  'shutting-down', 'internal',
+];
+
+export interface ServerStats {
+  pid: number;
+  uptimeMs: number;
+  model: LoadReport | null;
+  /** Tokens currently cached per slot. */
+  slots: { name: string; tokens: number }[];
+  requests: number;
+  /** Requests received and not yet answered with their final message. */
+  active: number;
+  prefillTokens: number;
+  reusedTokens: number;
+  rssBytes: number;
+}
+
+export interface HelloResponse { type: 'hello'; version: number; pid: number }
+export interface ProgressResponse { type: 'progress'; id: string; loadedBytes: number; totalBytes: number }
+export interface LoadedResponse { type: 'loaded'; id: string; report: LoadReport }
+/** `text` is what the token adds to the visible output; it may be '' (held back for UTF-8 or a possible stop string). */
+export interface TokenResponse { type: 'token'; id: string; token: number; text: string }
+/** `text` is the whole answer: the tokens' texts plus anything held back for a stop string that never completed. */
+export interface DoneResponse { type: 'done'; id: string; reason: DoneReason; text: string; timings: Timings }
+/** id is null for errors that belong to no request (a bad message without an id, a lost device while idle). */
+export interface ErrorResponse {
+  type: 'error'; id: string | null; code: ErrorCode; message: string;
+  /** For 'out-of-memory' and 'context-overflow': what was needed and what there is (bytes or tokens). */
+  needed?: number; available?: number;
+}
+export interface StatsResponse { type: 'stats'; id: string; stats: ServerStats }
+export interface ByeResponse { type: 'bye'; id: string }
+
+export type Response = HelloResponse | ProgressResponse | LoadedResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
+
+/** Whether `r` is the last message its request will get. */
+export function isFinal(r: Response): boolean {
+  return r.type === 'loaded' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
+}
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+// Bounds keep one bad message from making the server allocate or loop without limit.
+export const LIMITS = { text: 64 << 20, maxTokens: 1 << 20, stops: 16, stopLength: 256, messages: 4096, timeBudgetMs: 24 * 3600_000, nCtx: 1 << 20 };
+
+type Obj = Record<string, unknown>;
+
+class Fields {
+  constructor(private readonly o: Obj, private readonly what: string) {}
+
+  private fail(key: string, want: string): never {
+    throw new ProtocolError(`${this.what}: field "${key}" must be ${want}, got ${describe(this.o[key])}`);
+  }
+
+  str(key: string, max = LIMITS.text): string {
+    const v = this.o[key];
+    if (typeof v !== 'string' || v.length > max) this.fail(key, `a string of at most ${max} characters`);
+    return v;
+  }
+
+  optStr(key: string): string | undefined {
+    return this.o[key] === undefined ? undefined : this.str(key, 4096);
+  }
+
+  int(key: string, min: number, max: number): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, `an integer in ${min}..${max}`);
+    return v;
+  }
+
+  num(key: string, min = -Infinity, max = Infinity): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(key, `a finite number in ${min}..${max}`);
+    return v;
+  }
+
+  optBool(key: string): boolean | undefined {
+    const v = this.o[key];
+    if (v !== undefined && typeof v !== 'boolean') this.fail(key, 'a boolean');
+    return v as boolean | undefined;
+  }
+
+  oneOf<T extends string>(key: string, options: readonly T[]): T {
+    const v = this.o[key];
+    if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) this.fail(key, `one of ${options.join(', ')}`);
+    return v as T;
+  }
+
+  obj(key: string): Obj {
+    const v = this.o[key];
+    if (!isObj(v)) this.fail(key, 'an object');
+    return v;
+  }
+
+  id(): string {
+    return this.str('id', 256);
+  }
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return v.length > 40 ? `a string of ${v.length} characters` : JSON.stringify(v);
+  return typeof v === 'object' ? (v === null ? 'null' : 'an object') : `${typeof v} ${String(v)}`;
+}
+
+function generation(f: Fields, o: Obj): Generation {
+  const g: Generation = { maxTokens: f.int('maxTokens', 1, LIMITS.maxTokens) };
+  if (o.stop !== undefined) {
+    if (!Array.isArray(o.stop) || o.stop.length > LIMITS.stops || !o.stop.every((s) => typeof s === 'string' && s.length > 0 && s.length <= LIMITS.stopLength)) {
+      throw new ProtocolError(`${o.type} request: field "stop" must be at most ${LIMITS.stops} non-empty strings of at most ${LIMITS.stopLength} characters, got ${describe(o.stop)}`);
+    }
+    g.stop = [...o.stop] as string[];
+  }
+  if (o.timeBudgetMs !== undefined) g.timeBudgetMs = f.num('timeBudgetMs', 1, LIMITS.timeBudgetMs);
+  const cache = f.optBool('cache');
+  if (cache !== undefined) g.cache = cache;
+  if (o.sampling !== undefined) {
+    const s = new Fields(f.obj('sampling'), `${o.type} request sampling`);
+    const so = o.sampling as Obj;
+    const sampling: Partial<Sampling> = {};
+    if (so.temperature !== undefined) sampling.temperature = s.num('temperature', 0, 100);
+    if (so.topK !== undefined) sampling.topK = s.int('topK', 0, 1 << 20);
+    if (so.topP !== undefined) sampling.topP = s.num('topP', 0, 1);
+    if (so.seed !== undefined) sampling.seed = s.int('seed', 0, 2 ** 32 - 1);
+    g.sampling = sampling;
+  }
+  return g;
+}
+
+function fileInfo(f: Fields): { fileName?: string; language?: string } {
+  const r: { fileName?: string; language?: string } = {};
+  const fileName = f.optStr('fileName');
+  const language = f.optStr('language');
+  if (fileName !== undefined) r.fileName = fileName;
+  if (language !== undefined) r.language = language;
+  return r;
+}
+
+/** Validates a message sent to the server. */
+export function parseRequest(m: unknown): Request {
+  if (!isObj(m)) throw new ProtocolError(`request must be an object, got ${describe(m)}`);
+  const f = new Fields(m, `${String(m.type)} request`);
+  switch (m.type) {
+    case 'hello':
+      return { type: 'hello', version: f.int('version', 0, 2 ** 31) };
+    case 'load': {
+      const r: LoadRequest = { type: 'load', id: f.id(), model: f.str('model', 4096), backend: f.oneOf('backend', ['webgpu', 'reference'] as const), nCtx: f.int('nCtx', 16, LIMITS.nCtx) };
+      if (m.maxDeviceBytes !== undefined) r.maxDeviceBytes = f.num('maxDeviceBytes', 0);
+      return r;
+    }
+    case 'complete':
+      return { type: 'complete', id: f.id(), prefix: f.str('prefix'), suffix: f.str('suffix'), ...fileInfo(f), ...generation(f, m) };
+    case 'explain':
+      return { type: 'explain', id: f.id(), code: f.str('code'), ...fileInfo(f), ...generation(f, m) };
+    case 'chat': {
+      const id = f.id();
+      if (!Array.isArray(m.messages) || m.messages.length === 0 || m.messages.length > LIMITS.messages) {
+        throw new ProtocolError(`chat request: field "messages" must be 1..${LIMITS.messages} messages, got ${describe(m.messages)}`);
+      }
+      const messages = m.messages.map((x: unknown, i: number): ChatMessage => {
+        if (!isObj(x)) throw new ProtocolError(`chat request: messages[${i}] must be an object, got ${describe(x)}`);
+        const mf = new Fields(x, `chat request messages[${i}]`);
+        return { role: mf.oneOf('role', ['system', 'user', 'assistant'] as const), content: mf.str('content') };
+      });
+      return { type: 'chat', id, messages, ...generation(f, m) };
+    }
+    case 'cancel':
+      return { type: 'cancel', id: f.id() };
+    case 'stats':
+      return { type: 'stats', id: f.id() };
+    case 'shutdown':
+      return { type: 'shutdown', id: f.id() };
+    default:
+      throw new ProtocolError(`unknown request type ${describe(m.type)}`);
+  }
+}
+
+function report(o: Obj): LoadReport {
+  const f = new Fields(o, 'load report');
+  const n = (k: string) => f.num(k, 0);
+  return {
+    model: f.str('model', 4096), name: f.str('name', 4096), arch: f.str('arch', 64), backend: f.oneOf('backend', ['webgpu', 'reference'] as const),
+    nCtx: n('nCtx'), nSeq: n('nSeq'), nVocab: n('nVocab'), nLayer: n('nLayer'), fileBytes: n('fileBytes'), weightBytes: n('weightBytes'),
+    kvBytes: n('kvBytes'), scratchBytes: n('scratchBytes'), loadMs: n('loadMs'), fim: f.optBool('fim') === true, chat: f.optBool('chat') === true,
+  };
+}
+
+function timings(o: Obj): Timings {
+  const f = new Fields(o, 'timings');
+  const n = (k: string) => f.num(k, -1);
+  return {
+    promptTokens: n('promptTokens'), prefillTokens: n('prefillTokens'), reusedTokens: n('reusedTokens'), trimmedChars: n('trimmedChars'),
+    prefillMs: n('prefillMs'), ttftMs: n('ttftMs'), decodeTokens: n('decodeTokens'), decodeTokPerS: n('decodeTokPerS'), totalMs: n('totalMs'),
+  };
+}
+
+/** Validates a message sent to the client. */
+export function parseResponse(m: unknown): Response {
+  if (!isObj(m)) throw new ProtocolError(`response must be an object, got ${describe(m)}`);
+  const f = new Fields(m, `${String(m.type)} response`);
+  switch (m.type) {
+    case 'hello':
+      return { type: 'hello', version: f.int('version', 0, 2 ** 31), pid: f.int('pid', 0, 2 ** 31) };
+    case 'progress':
+      return { type: 'progress', id: f.id(), loadedBytes: f.num('loadedBytes', 0), totalBytes: f.num('totalBytes', 0) };
+    case 'loaded':
+      return { type: 'loaded', id: f.id(), report: report(f.obj('report')) };
+    case 'token':
+      return { type: 'token', id: f.id(), token: f.int('token', 0, 2 ** 31), text: f.str('text') };
+    case 'done':
+      return { type: 'done', id: f.id(), reason: f.oneOf('reason', DONE_REASONS), text: f.str('text'), timings: timings(f.obj('timings')) };
+    case 'error': {
+      const id = m.id === null ? null : f.id();
+      const r: ErrorResponse = { type: 'error', id, code: f.oneOf('code', ERROR_CODES), message: f.str('message') };
+      if (m.needed !== undefined) r.needed = f.num('needed', 0);
+      if (m.available !== undefined) r.available = f.num('available', 0);
+      return r;
+    }
+    case 'stats': {
+      const s = f.obj('stats');
+      const sf = new Fields(s, 'stats');
+      if (!Array.isArray(s.slots)) throw new ProtocolError(`stats: field "slots" must be an array, got ${describe(s.slots)}`);
+      return {
+        type: 'stats', id: f.id(),
+        stats: {
+          pid: sf.int('pid', 0, 2 ** 31), uptimeMs: sf.num('uptimeMs', 0), model: s.model === null ? null : report(sf.obj('model')),
+          slots: s.slots.map((x: unknown, i: number) => {
+            if (!isObj(x)) throw new ProtocolError(`stats: slots[${i}] must be an object`);
+            const xf = new Fields(x, `stats slots[${i}]`);
+            return { name: xf.str('name', 64), tokens: xf.int('tokens', 0, LIMITS.nCtx) };
+          }),
+          requests: sf.num('requests', 0), active: sf.num('active', 0), prefillTokens: sf.num('prefillTokens', 0), reusedTokens: sf.num('reusedTokens', 0), rssBytes: sf.num('rssBytes', 0),
+        },
+      };
+    }
+    case 'bye':
+      return { type: 'bye', id: f.id() };
+    default:
+      throw new ProtocolError(`unknown response type ${describe(m.type)}`);
+  }
+}

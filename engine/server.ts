@@ -1,0 +1,517 @@
+// The inference process. The extension host forks it (engine/client.ts); it loads the model once
+// and answers completion, explain and chat requests over the IPC channel (engine/protocol.ts).
+// One forward runs at a time. Between forwards it yields to the event loop so new messages land:
+// a newer completion supersedes the running one at the next token boundary, a cancel stops its
+// request, and a completion that arrives during a chat runs first (the chat then resumes in its
+// own slot, whose cache the completion does not touch). Every request gets exactly one final
+// message: done, or error.
+import { readGGUF } from './gguf.js';
+import { openBackend, type Backend, type SampleParams } from './backend.js';
+import { Tokenizer, StreamDecoder } from './tokenizer.js';
+import { Sampler } from './sampler.js';
+import { ChatTemplate, TemplateError, renderChat } from './chat-template.js';
+import { FimLayout } from './fim.js';
+import { Slot } from './slot.js';
+import {
+  EXIT_DEVICE_LOST, GREEDY, PROTOCOL_VERSION, parseRequest,
+  type ChatMessage, type DoneReason, type ErrorCode, type ErrorResponse, type GenerateRequest, type LoadReport,
+  type LoadRequest, type Response, type ServerStats, type Timings,
+} from './protocol.js';
+
+/** Prompt tokens per forward while prefilling; between chunks the server checks for newer requests. */
+const PREFILL_CHUNK = 512;
+const GREEDY_DEVICE: SampleParams = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
+
+interface Model {
+  report: LoadReport;
+  backend: Backend;
+  tokenizer: Tokenizer;
+  fim?: FimLayout;
+  template?: ChatTemplate;
+  slots: { complete: Slot; chat: Slot };
+}
+
+/** An error that ends one request (or all of them), with its protocol code. */
+class RequestError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly needed?: number, readonly available?: number) {
+    super(message);
+  }
+}
+
+/**
+ * Holds back text that might be the start of a stop string, and cuts the output at the first
+ * complete one. Stop strings never start inside text already sent.
+ */
+class StopFilter {
+  private held = '';
+  constructor(private readonly stops: string[]) {}
+
+  /** Text safe to show now, and whether a stop string was reached. */
+  push(piece: string): { text: string; stopped: boolean } {
+    const buf = this.held + piece;
+    let cut = -1;
+    for (const s of this.stops) {
+      const i = buf.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) {
+      this.held = '';
+      return { text: buf.slice(0, cut), stopped: true };
+    }
+    let keep = 0;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, buf.length); k > keep; k--) {
+        if (buf.endsWith(s.slice(0, k))) { keep = k; break; }
+      }
+    }
+    this.held = buf.slice(buf.length - keep);
+    return { text: buf.slice(0, buf.length - keep), stopped: false };
+  }
+
+  /** What is still held back, once generation ended for another reason. */
+  flush(): string {
+    const t = this.held;
+    this.held = '';
+    return t;
+  }
+}
+
+class Job {
+  final = false;
+  started = false;
+  /** Set from outside: the job ends at its next token boundary with this reason or error. */
+  stop?: DoneReason | RequestError;
+  text = '';
+  readonly deadline: number;
+  readonly timings: Timings = {
+    promptTokens: 0, prefillTokens: 0, reusedTokens: 0, trimmedChars: 0, prefillMs: 0, ttftMs: -1, decodeTokens: 0, decodeTokPerS: 0, totalMs: 0,
+  };
+
+  constructor(readonly req: GenerateRequest, readonly received: number) {
+    this.deadline = req.timeBudgetMs === undefined ? Infinity : received + req.timeBudgetMs;
+  }
+}
+
+function explainMessages(code: string, language?: string, fileName?: string): ChatMessage[] {
+  const lang = language ?? '';
+  const where = fileName ? ` from ${fileName}` : '';
+  return [{ role: 'user', content: `Explain what the following ${lang ? lang + ' ' : ''}code${where} does. Be concise.\n\n\`\`\`${lang}\n${code}\n\`\`\`` }];
+}
+
+function isDeviceLost(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown };
+  return err?.code === 'device-lost' || (typeof err?.message === 'string' && /GPU device lost/i.test(err.message));
+}
+
+/** Maps a load failure to the protocol: out-of-memory carries needed vs available bytes. */
+function loadError(id: string, e: unknown): ErrorResponse {
+  const err = e as { code?: unknown; needed?: unknown; available?: unknown; message?: unknown };
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  if (err?.code === 'out-of-memory' || /needs .* of device memory .* but .* is available/.test(message)) {
+    const r: ErrorResponse = { type: 'error', id, code: 'out-of-memory', message };
+    if (typeof err.needed === 'number') r.needed = err.needed;
+    if (typeof err.available === 'number') r.available = err.available;
+    return r;
+  }
+  return { type: 'error', id, code: isDeviceLost(e) ? 'device-lost' : 'load-failed', message };
+}
+
+class InferenceServer {
+  private model?: Model;
+  private loads: Promise<void> = Promise.resolve();
+  /** Load requests received and not yet finished; requests wait for them. */
+  private loading = 0;
+  private pumping = false;
+  private idleWaiters: (() => void)[] = [];
+  private shuttingDown = false;
+  /** The GPU device is gone: nothing more runs; the process is exiting. */
+  private lost = false;
+  /** The latest completion request; older ones are superseded. */
+  private completion?: Job;
+  private chats: Job[] = [];
+  private readonly active = new Set<string>();
+  private readonly started = performance.now();
+  private readonly totals = { requests: 0, prefillTokens: 0, reusedTokens: 0 };
+
+  constructor(private readonly send: (r: Response) => void, private readonly exit: (code: number) => void) {}
+
+  hello(): void {
+    this.send({ type: 'hello', version: PROTOCOL_VERSION, pid: process.pid });
+  }
+
+  handle(raw: unknown): void {
+    let req;
+    try {
+      req = parseRequest(raw);
+    } catch (e) {
+      const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : null;
+      this.send({ type: 'error', id, code: 'bad-request', message: (e as Error).message });
+      return;
+    }
+    if (req.type === 'hello') {
+      if (req.version !== PROTOCOL_VERSION) {
+        this.send({ type: 'error', id: null, code: 'version-mismatch', message: `client speaks protocol ${req.version}, this server speaks ${PROTOCOL_VERSION}` });
+        this.exit(1);
+      }
+      return;
+    }
+    if (req.type === 'cancel') return this.cancel(req.id);
+    if (this.active.has(req.id)) {
+      this.send({ type: 'error', id: req.id, code: 'bad-request', message: `request id "${req.id}" is already in use by an unfinished request` });
+      return;
+    }
+    if (this.shuttingDown || this.lost) {
+      this.send({ type: 'error', id: req.id, code: this.lost ? 'device-lost' : 'shutting-down', message: `the inference process is ${this.lost ? 'restarting after losing its GPU device' : 'shutting down'}` });
+      return;
+    }
+    switch (req.type) {
+      case 'load':
+        this.active.add(req.id);
+        this.loading++;
+        this.loads = this.loads.then(() => this.load(req));
+        return;
+      case 'stats':
+        this.send({ type: 'stats', id: req.id, stats: this.stats() });
+        return;
+      case 'shutdown':
+        this.active.add(req.id);
+        void this.shutdown(req.id);
+        return;
+      default:
+        this.admit(new Job(req, performance.now()));
+    }
+  }
+
+  private admit(job: Job): void {
+    this.active.add(job.req.id);
+    this.totals.requests++;
+    if (!this.model && !this.loading) {
+      this.fail(job, new RequestError('not-loaded', 'no model is loaded: send a load request first'));
+      return;
+    }
+    if (job.req.type === 'complete') {
+      if (this.completion) this.interrupt(this.completion, 'superseded');
+      this.completion = job;
+    } else {
+      this.chats.push(job);
+    }
+    void this.pump();
+  }
+
+  /** Ends a job now if it has not started, else at its next token boundary. */
+  private interrupt(job: Job, why: DoneReason | RequestError): void {
+    if (job.final) return;
+    if (job.started) {
+      job.stop ??= why;
+      return;
+    }
+    this.dequeue(job);
+    if (why instanceof RequestError) this.fail(job, why);
+    else this.finish(job, why);
+  }
+
+  private cancel(id: string): void {
+    const job = [this.completion, ...this.chats].find((j) => j?.req.id === id);
+    if (job) this.interrupt(job, 'cancelled');
+  }
+
+  private dequeue(job: Job): void {
+    if (this.completion === job) this.completion = undefined;
+    this.chats = this.chats.filter((j) => j !== job);
+  }
+
+  private finish(job: Job, reason: DoneReason): void {
+    if (job.final) return;
+    job.final = true;
+    this.active.delete(job.req.id);
+    const t = job.timings;
+    t.totalMs = performance.now() - job.received;
+    this.send({ type: 'done', id: job.req.id, reason, text: job.text, timings: { ...t } });
+  }
+
+  private fail(job: Job, e: RequestError): void {
+    if (job.final) return;
+    job.final = true;
+    this.active.delete(job.req.id);
+    const r: ErrorResponse = { type: 'error', id: job.req.id, code: e.code, message: e.message };
+    if (e.needed !== undefined) r.needed = e.needed;
+    if (e.available !== undefined) r.available = e.available;
+    this.send(r);
+  }
+
+  private jobs(): Job[] {
+    return [...(this.completion ? [this.completion] : []), ...this.chats];
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || !this.model || this.loading > 0 || this.lost) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const job = this.completion ?? this.chats[0];
+        if (!job || this.loading > 0) break;
+        await this.run(job);
+      }
+    } finally {
+      this.pumping = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private idle(): Promise<void> {
+    return this.pumping ? new Promise((r) => this.idleWaiters.push(r)) : Promise.resolve();
+  }
+
+  private async run(job: Job): Promise<void> {
+    job.started = true;
+    try {
+      await this.generate(job, this.model!);
+    } catch (e) {
+      if (e instanceof RequestError) {
+        this.fail(job, e);
+      } else if (isDeviceLost(e)) {
+        // Nothing on this device can be trusted any more: answer everyone, then exit so the client restarts us.
+        const err = new RequestError('device-lost', `${(e as Error).message}; the inference process restarts`);
+        for (const j of [job, ...this.jobs()]) {
+          this.dequeue(j);
+          this.fail(j, err);
+        }
+        this.lost = true;
+        this.exit(EXIT_DEVICE_LOST);
+      } else {
+        this.fail(job, new RequestError('internal', (e as Error)?.stack ?? String(e)));
+        // The slot's cache contents are unknown after a failed forward.
+        const m = this.model;
+        if (m) for (const s of Object.values(m.slots)) s.clear();
+      }
+    } finally {
+      this.dequeue(job);
+    }
+  }
+
+  /** Lets IPC messages in; runs completions that arrived during a chat; returns why to stop, if so. */
+  private async boundary(job: Job): Promise<DoneReason | RequestError | undefined> {
+    await new Promise((r) => setImmediate(r));
+    if (job.req.type !== 'complete') {
+      while (this.completion && !job.stop) await this.run(this.completion);
+    }
+    if (job.stop) return job.stop;
+    if (performance.now() > job.deadline) return 'time';
+    return undefined;
+  }
+
+  private prompt(job: Job, m: Model): { tokens: number[]; slot: Slot } {
+    const req = job.req;
+    const nCtx = m.backend.nCtx;
+    if (req.type === 'complete') {
+      if (!m.fim) throw new RequestError('no-fim', `${m.report.model} has no fill-in-the-middle tokens (<|fim_prefix|> etc.): it cannot complete code at the cursor`);
+      // Leave room to generate, but never more than half the context.
+      const budget = nCtx - Math.min(req.maxTokens, Math.floor(nCtx / 2));
+      const p = m.fim.build({ prefix: req.prefix, suffix: req.suffix, fileName: req.fileName }, budget);
+      job.timings.trimmedChars = p.trimmedChars;
+      return { tokens: p.tokens, slot: m.slots.complete };
+    }
+    if (!m.template) throw new RequestError('no-chat-template', `${m.report.model} has no tokenizer.chat_template: it cannot chat or explain`);
+    const messages = req.type === 'chat' ? req.messages : explainMessages(req.code, req.language, req.fileName);
+    const tok = m.tokenizer;
+    let text: string;
+    try {
+      text = renderChat(m.template, messages, {
+        bosToken: tok.bos !== undefined ? tok.tokenText(tok.bos) : '',
+        eosToken: tok.eos !== undefined ? tok.tokenText(tok.eos) : '',
+        addGenerationPrompt: true,
+      });
+    } catch (e) {
+      if (e instanceof TemplateError) throw new RequestError('template-error', `chat template: ${e.message}`);
+      throw e;
+    }
+    const bosText = tok.bos !== undefined ? tok.tokenText(tok.bos) : undefined;
+    const tokens = tok.encode(text, { addBos: tok.addBos && !(bosText && text.startsWith(bosText)), parseSpecial: true });
+    if (tokens.length + 1 > nCtx) {
+      throw new RequestError('context-overflow', `the conversation is ${tokens.length} tokens; with one token to answer it needs ${tokens.length + 1}, over the context of ${nCtx} tokens`, tokens.length + 1, nCtx);
+    }
+    return { tokens, slot: m.slots.chat };
+  }
+
+  private async generate(job: Job, m: Model): Promise<void> {
+    const req = job.req;
+    const t = job.timings;
+    const { tokens: prompt, slot } = this.prompt(job, m);
+    const { backend, tokenizer } = m;
+    const plan = slot.plan(prompt, req.cache !== false);
+    t.promptTokens = prompt.length;
+    t.reusedTokens = plan.reuse;
+    this.totals.reusedTokens += plan.reuse;
+
+    const s = { ...GREEDY, ...req.sampling };
+    const sampler = s.temperature > 0 ? new Sampler({ temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }) : undefined;
+    const history = [...prompt];
+    const step = async (tokens: number[], pos: number): Promise<number> => {
+      const next = sampler ? sampler.sample(await backend.forward(slot.seq, tokens, pos), history) : await backend.forwardSample(slot.seq, tokens, pos, GREEDY_DEVICE);
+      slot.ran(pos, tokens);
+      return next;
+    };
+    const stopped = (why: DoneReason | RequestError) => {
+      if (why instanceof RequestError) throw why;
+      // Text held back for a possible stop string is part of the answer; half a UTF-8 character is not.
+      job.text += stops.flush();
+      this.finish(job, why);
+    };
+    const decoder = new StreamDecoder(tokenizer);
+    const stops = new StopFilter(req.stop ?? []);
+
+    // Prefill in chunks, so a newer request can take over between them.
+    const tPrefill = performance.now();
+    let pos = plan.reuse;
+    let rest = plan.tokens;
+    while (rest.length > PREFILL_CHUNK) {
+      const why = await this.boundary(job);
+      if (why) return stopped(why);
+      await step(rest.slice(0, PREFILL_CHUNK), pos);
+      pos += PREFILL_CHUNK;
+      t.prefillTokens += PREFILL_CHUNK;
+      this.totals.prefillTokens += PREFILL_CHUNK;
+      rest = rest.slice(PREFILL_CHUNK);
+    }
+    const why = await this.boundary(job);
+    if (why) return stopped(why);
+    let next = await step(rest, pos);
+    pos += rest.length;
+    t.prefillTokens += rest.length;
+    this.totals.prefillTokens += rest.length;
+    const tFirst = performance.now();
+    t.prefillMs = tFirst - tPrefill;
+    t.ttftMs = tFirst - job.received;
+
+    for (;;) {
+      if (tokenizer.isEog(next)) return stopped('eos');
+      history.push(next);
+      t.decodeTokens++;
+      const out = stops.push(decoder.push(next));
+      job.text += out.text;
+      this.send({ type: 'token', id: req.id, token: next, text: out.text });
+      if (t.decodeTokens > 1) t.decodeTokPerS = (t.decodeTokens - 1) / ((performance.now() - tFirst) / 1000);
+      if (out.stopped) return stopped('stop');
+      if (t.decodeTokens >= req.maxTokens || pos >= backend.nCtx) return stopped('length');
+      const why = await this.boundary(job);
+      if (why) return stopped(why);
+      next = await step([next], pos);
+      pos++;
+    }
+  }
+
+  private async load(req: LoadRequest): Promise<void> {
+    try {
+      if (this.model) {
+        const err = new RequestError('unloaded', `the model was unloaded to load ${req.model}`);
+        for (const j of this.jobs()) if (j.started) this.interrupt(j, err);
+        await this.idle();
+        this.model.backend.dispose();
+        this.model = undefined;
+      }
+      const t0 = performance.now();
+      const g = readGGUF(req.model);
+      const tokenizer = Tokenizer.fromGGUF(g);
+      let lastSent = -1;
+      const onProgress = (loadedBytes: number, totalBytes: number) => {
+        // At most ~100 updates: enough for a progress bar.
+        if (loadedBytes < totalBytes && loadedBytes - lastSent < totalBytes / 100) return;
+        lastSent = loadedBytes;
+        this.send({ type: 'progress', id: req.id, loadedBytes, totalBytes });
+      };
+      const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
+      const { pre, suf, mid, sep } = tokenizer.fim;
+      const fim = pre !== undefined && suf !== undefined && mid !== undefined
+        ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep })
+        : undefined;
+      const src = g.metadata.get('tokenizer.chat_template');
+      let template: ChatTemplate | undefined;
+      if (typeof src === 'string') {
+        try {
+          template = new ChatTemplate(src);
+        } catch (e) {
+          // The model still completes code; chat requests will say why they cannot run.
+          process.stderr.write(`hearth server: ${req.model}: unusable chat template: ${(e as Error).message}\n`);
+        }
+      }
+      const st = backend.stats();
+      const c = backend.config;
+      const report: LoadReport = {
+        model: req.model, name: c.name, arch: c.arch, backend: backend.name, nCtx: backend.nCtx, nSeq: backend.nSeq, nVocab: c.nVocab,
+        nLayer: c.nLayer, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
+        loadMs: performance.now() - t0, fim: fim !== undefined, chat: template !== undefined,
+      };
+      this.model = { report, backend, tokenizer, fim, template, slots: { complete: new Slot('complete', 0), chat: new Slot('chat', 1) } };
+      this.active.delete(req.id);
+      this.send({ type: 'loaded', id: req.id, report });
+    } catch (e) {
+      this.active.delete(req.id);
+      const r = loadError(req.id, e);
+      this.send(r);
+      const err = new RequestError('not-loaded', `the model failed to load: ${r.message}`);
+      for (const j of this.jobs()) this.interrupt(j, err);
+      if (r.code === 'device-lost') this.exit(EXIT_DEVICE_LOST);
+    } finally {
+      this.loading--;
+      void this.pump();
+    }
+  }
+
+  private async shutdown(id: string): Promise<void> {
+    this.shuttingDown = true;
+    for (const j of this.jobs()) this.interrupt(j, 'cancelled');
+    await this.loads;
+    await this.idle();
+    this.model?.backend.dispose();
+    this.model = undefined;
+    this.active.delete(id);
+    this.send({ type: 'bye', id });
+    this.exit(0);
+  }
+
+  stats(): ServerStats {
+    const m = this.model;
+    return {
+      pid: process.pid,
+      uptimeMs: performance.now() - this.started,
+      model: m ? m.report : null,
+      slots: m ? Object.values(m.slots).map((s) => ({ name: s.name, tokens: s.length })) : [],
+      requests: this.totals.requests,
+      active: this.active.size,
+      prefillTokens: this.totals.prefillTokens,
+      reusedTokens: this.totals.reusedTokens,
+      rssBytes: process.memoryUsage.rss(),
+    };
+  }
+}
+
+function main(): void {
+  if (!process.send) {
+    process.stderr.write('hearth server: start this file with child_process.fork (it talks over the IPC channel)\n');
+    process.exit(2);
+  }
+  // process.send is asynchronous: exit only once every message has been handed to the channel.
+  let unsent = 0;
+  let exitCode: number | undefined;
+  const send = (r: Response) => {
+    if (!process.connected) return;
+    unsent++;
+    process.send!(r, () => {
+      if (--unsent === 0 && exitCode !== undefined) process.exit(exitCode);
+    });
+  };
+  const exit = (code: number) => {
+    exitCode ??= code;
+    if (unsent === 0) process.exit(exitCode);
+  };
+  const server = new InferenceServer(send, exit);
+  process.on('message', (m) => server.handle(m));
+  process.on('disconnect', () => process.exit(0));
+  process.on('uncaughtException', (e) => {
+    send({ type: 'error', id: null, code: 'internal', message: `inference process crashed: ${e.stack ?? e.message}` });
+    exit(70);
+  });
+  server.hello();
+}
+
+main();

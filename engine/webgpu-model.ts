@@ -1,0 +1,398 @@
+// The product compute path: llama / qwen2 forward passes on WebGPU, with the same semantics as the
+// reference model (engine/reference.ts). Weights stay quantized in device memory, streamed from the
+// file in bounded chunks; each sequence (slot) has its own KV cache in VRAM (f16 with shader-f16);
+// pipelines and bind groups are built at load, and every step is one command buffer covering all
+// layers (prompts run in chunks of up to PREFILL_CHUNK tokens).
+import { freemem } from 'node:os';
+import type { Backend, BackendStats, SampleParams } from './backend.js';
+import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
+import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from './gguf.js';
+import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type MemoryKind } from './gpu.js';
+import { allocTensor, tensorDeviceBytes, Uploader, type GpuTensor } from './gpu-tensor.js';
+import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
+import { dequantize } from './quant.js';
+import { sampleLogits } from './reference.js';
+import { Add } from '../kernels/add.js';
+import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../kernels/attention.js';
+import { Embedding } from '../kernels/embed.js';
+import { kvElementBytes } from '../kernels/kv.js';
+import { MatmulKernels } from '../kernels/matmul.js';
+import { RmsNorm } from '../kernels/rmsnorm.js';
+import { Rope, RopeParams, ropeTable } from '../kernels/rope.js';
+import { DeviceSampler, FALLBACK, samplerBytes } from '../kernels/sample.js';
+import { SiluMul } from '../kernels/silu-mul.js';
+
+/** Most tokens per prefill command buffer (bounds the activation buffers). */
+export const PREFILL_CHUNK = 512;
+
+export interface WebGpuLoadOptions {
+  /** Positions each sequence's KV cache holds. */
+  nCtx: number;
+  /** Independent sequences, each with its own cache (default 1). */
+  nSeq?: number;
+  /** Called as weights stream in. */
+  onProgress?: (bytesLoaded: number, bytesTotal: number) => void;
+  /**
+   * Device memory the model may use. Default: free system memory on software adapters; otherwise
+   * unchecked beyond the device's buffer limits (WebGPU does not tell a GPU's memory size).
+   */
+  maxDeviceBytes?: number;
+  /** Device features to leave off (tests of the fallback paths). */
+  device?: GpuOptions;
+}
+
+export interface WebGpuLoadReport {
+  path: string;
+  device: string;
+  f16: boolean;
+  subgroups: boolean;
+  nVocab: number;
+  nCtx: number;
+  nSeq: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  fileType: string;
+  /** Bytes of the GGUF file. */
+  modelBytes: number;
+  /** Device bytes for weights, KV caches (all sequences) and scratch. */
+  vram: Record<MemoryKind, number>;
+  loadMs: number;
+}
+
+interface LayerWeights {
+  attnNorm: GPUBuffer;
+  wq: GpuTensor; wk: GpuTensor; wv: GpuTensor; wo: GpuTensor;
+  bq?: GPUBuffer; bk?: GPUBuffer; bv?: GPUBuffer; bo?: GPUBuffer;
+  ffnNorm: GPUBuffer;
+  gate: GpuTensor; up: GpuTensor; down: GpuTensor;
+  bGate?: GPUBuffer; bUp?: GPUBuffer; bDown?: GPUBuffer;
+}
+
+/** Activation buffers of one step, sized for `t` tokens. */
+function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, number> {
+  const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
+  return {
+    tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, q: t * q * 4, k: t * kv * 4, v: t * kv * 4, attn: t * q * 4,
+    proj: t * c.nEmbd * 4, gate: t * c.nFf * 4, up: t * c.nFf * 4, xLast: c.nEmbd * 4, hLast: c.nEmbd * 4,
+    logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
+  };
+}
+
+interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
+
+/** Device bytes the model needs, checked against the device's binding and buffer limits. */
+function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu): MemoryPlan {
+  const lim = gpu.limits;
+  let weights = 0;
+  for (const t of tensors.values()) {
+    weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, lim.maxStorageBufferBindingSize);
+  }
+  const kvBinding = c.nHeadKv * nCtx * c.headDim * kvElementBytes(gpu);
+  if (kvBinding > lim.maxStorageBufferBindingSize) {
+    throw new GpuError(`${path}: a ${nCtx}-position KV cache layer (${kvBinding} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes; use a smaller context`);
+  }
+  // Fewer tokens per chunk when the widest activation would not fit one binding.
+  const widest = Math.max(c.nFf, c.nHead * c.headDim, c.nEmbd) * 4;
+  const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(lim.maxStorageBufferBindingSize / widest)));
+  const sizes = scratchSizes(c, chunk, nCtx);
+  for (const [name, bytes] of Object.entries(sizes)) {
+    if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
+  }
+  const part = attentionPartialBytes(c);
+  const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
+  return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
+}
+
+const GiB = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+export class WebGpuModel implements Backend {
+  readonly name = 'webgpu' as const;
+  private readonly seqLen: number[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly config: ModelConfig,
+    readonly nCtx: number,
+    readonly nSeq: number,
+    private readonly chunk: number,
+    private readonly path: string,
+    private readonly b: Record<keyof ReturnType<typeof scratchSizes>, GPUBuffer>,
+    private readonly layers: LayerWeights[],
+    private readonly output: GpuTensor,
+    private readonly outputNorm: RmsNorm,
+    private readonly matmul: MatmulKernels,
+    private readonly embed: Embedding,
+    private readonly norms: { attn: RmsNorm; ffn: RmsNorm }[],
+    private readonly ropes: Rope[][],
+    private readonly attns: Attention[][],
+    private readonly ropeParams: RopeParams,
+    private readonly attnParams: AttentionParams,
+    private readonly residual: Add,
+    private readonly swiglu: SiluMul,
+    private readonly sampler: DeviceSampler,
+    private readonly logitsStaging: GPUBuffer,
+    private readonly tokenStaging: GPUBuffer,
+    private readonly loadReport: WebGpuLoadReport,
+  ) {
+    this.seqLen = new Array(nSeq).fill(0);
+  }
+
+  static async load(source: string | GGUF, opts: WebGpuLoadOptions): Promise<WebGpuModel> {
+    const t0 = performance.now();
+    const g = typeof source === 'string' ? readGGUF(source) : source;
+    const c = loadConfig(g);
+    const tensors = validateTensors(g, c);
+    const nSeq = opts.nSeq ?? 1;
+    if (!Number.isInteger(opts.nCtx) || opts.nCtx < 1 || opts.nCtx > (1 << 24)) throw new GpuError(`${g.path}: nCtx ${opts.nCtx} must be an integer in 1..${1 << 24}`);
+    if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > 256) throw new GpuError(`${g.path}: nSeq ${nSeq} must be an integer in 1..256`);
+    for (const t of tensors.values()) {
+      if (t.dims.length === 2 && t.dims[0] % 8 !== 0) throw new GpuError(`${g.path}: tensor "${t.name}" has rows of ${t.dims[0]} elements; the GPU kernels need a multiple of 8`);
+    }
+    const gpu = await Gpu.create(opts.device);
+    try {
+      return await WebGpuModel.build(gpu, g, c, tensors, nSeq, opts, t0);
+    } catch (e) {
+      gpu.destroy();
+      throw e;
+    }
+  }
+
+  private static async build(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nSeq: number, opts: WebGpuLoadOptions, t0: number): Promise<WebGpuModel> {
+    const nCtx = opts.nCtx;
+    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu);
+    const need = plan.weights + plan.kv + plan.scratch;
+    const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);
+    if (need > available) {
+      throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; use a smaller context or fewer sequences`, need, available);
+    }
+
+    // Weights: matrices stay in their file encoding; norms and biases become f32.
+    const total = [...tensors.values()].reduce((a, t) => a + t.nbytes, 0);
+    let loaded = 0;
+    const progress = (n: number) => {
+      loaded += n;
+      opts.onProgress?.(loaded, total);
+    };
+    const up = new Uploader(gpu);
+    const matrix = async (name: string): Promise<GpuTensor> => {
+      const t = tensors.get(name)!;
+      const w = allocTensor(gpu, name, t.type, t.dims);
+      await up.upload(w, (s, n) => readTensorBytes(g, t, s, n), progress);
+      return w;
+    };
+    const vector = (name: string): GPUBuffer => {
+      const t = tensors.get(name)!;
+      const f = dequantize(t.type, readTensorBytes(g, t), t.nelements);
+      const b = gpu.buffer(name, f.byteLength, 'weights');
+      gpu.write(b, f);
+      progress(t.nbytes);
+      return b;
+    };
+    const opt = (name: string, present: boolean) => (present ? vector(name) : undefined);
+    const tokEmbd = await matrix(tensorName.tokenEmbd);
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < c.nLayer; l++) {
+      layers.push({
+        attnNorm: vector(tensorName.attnNorm(l)),
+        wq: await matrix(tensorName.attnQ(l)), wk: await matrix(tensorName.attnK(l)), wv: await matrix(tensorName.attnV(l)), wo: await matrix(tensorName.attnOutput(l)),
+        bq: opt(tensorName.attnQBias(l), c.bias.qkv), bk: opt(tensorName.attnKBias(l), c.bias.qkv), bv: opt(tensorName.attnVBias(l), c.bias.qkv),
+        bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
+        ffnNorm: vector(tensorName.ffnNorm(l)),
+        gate: await matrix(tensorName.ffnGate(l)), up: await matrix(tensorName.ffnUp(l)), down: await matrix(tensorName.ffnDown(l)),
+        bGate: opt(tensorName.ffnGateBias(l), c.bias.ffn), bUp: opt(tensorName.ffnUpBias(l), c.bias.ffn), bDown: opt(tensorName.ffnDownBias(l), c.bias.ffn),
+      });
+    }
+    const output = c.tiedEmbeddings ? tokEmbd : await matrix(tensorName.output);
+    const outNormW = vector(tensorName.outputNorm);
+    let freqFactors: Float32Array | undefined;
+    if (c.ropeFreqs) {
+      const t = tensors.get(tensorName.ropeFreqs)!;
+      freqFactors = dequantize(t.type, readTensorBytes(g, t), t.nelements);
+      progress(t.nbytes);
+    }
+    await up.flush();
+
+    // KV caches: one K and one V buffer per layer and sequence.
+    const kCache: GPUBuffer[][] = [], vCache: GPUBuffer[][] = [];
+    for (let l = 0; l < c.nLayer; l++) {
+      kCache.push(Array.from({ length: nSeq }, (_, s) => gpu.buffer(`k cache ${l}/${s}`, plan.kvBinding, 'kv')));
+      vCache.push(Array.from({ length: nSeq }, (_, s) => gpu.buffer(`v cache ${l}/${s}`, plan.kvBinding, 'kv')));
+    }
+
+    const sizes = scratchSizes(c, plan.chunk, nCtx);
+    const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, gpu.buffer(k, n, 'scratch')])) as Record<keyof typeof sizes, GPUBuffer>;
+    gpu.write(b.angles, ropeTable(c, nCtx, freqFactors));
+    const ropeParams = new RopeParams(gpu, c, nCtx);
+    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale });
+    const part = attentionPartialBytes(c);
+    const partO = gpu.buffer('attention partials', part.o, 'scratch');
+    const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
+
+    const types = new Set<GGMLType>([output.type]);
+    for (const L of layers) for (const w of [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]) types.add(w.type);
+    const [matmul, embed, outputNorm, residual, swiglu, sampler] = await Promise.all([
+      MatmulKernels.create(gpu, types),
+      Embedding.create(gpu, tokEmbd, b.tokens, b.x),
+      RmsNorm.create(gpu, { x: b.xLast, w: outNormW, y: b.hLast }, c.nEmbd, c.rmsEps),
+      Add.residual(gpu, b.x, b.proj, c.nEmbd),
+      SiluMul.create(gpu, b.gate, b.up, c.nFf),
+      DeviceSampler.create(gpu, b.logits, c.nVocab),
+    ]);
+    const norms = await Promise.all(layers.map(async (L) => ({
+      attn: await RmsNorm.create(gpu, { x: b.x, w: L.attnNorm, y: b.h }, c.nEmbd, c.rmsEps),
+      ffn: await RmsNorm.create(gpu, { x: b.x, w: L.ffnNorm, y: b.h }, c.nEmbd, c.rmsEps),
+    })));
+    const ropes: Rope[][] = [], attns: Attention[][] = [];
+    for (let l = 0; l < c.nLayer; l++) {
+      ropes.push(await Promise.all(kCache[l].map((k, s) => Rope.create(gpu, ropeParams, { q: b.q, k: b.k, v: b.v, angles: b.angles, kCache: k, vCache: vCache[l][s] }))));
+      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, { q: b.q, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML }))));
+    }
+    const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    await gpu.done();
+
+    const report: WebGpuLoadReport = {
+      path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, subgroups: gpu.subgroups,
+      nVocab: c.nVocab, nCtx, nSeq, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv,
+      fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
+      modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
+    };
+    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, outputNorm, matmul, embed, norms, ropes, attns,
+      ropeParams, attnParams, residual, swiglu, sampler, staging('logits readback', c.nVocab * 4), staging('token readback', 4), report);
+  }
+
+  /** What was loaded and where the device memory went. */
+  report(): WebGpuLoadReport {
+    return { ...this.loadReport, vram: { ...this.loadReport.vram } };
+  }
+
+  stats(): BackendStats {
+    const r = this.loadReport;
+    return { loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch };
+  }
+
+  /** Tokens held in a sequence's cache. */
+  seqLength(seq: number): number {
+    this.checkSeq(seq);
+    return this.seqLen[seq];
+  }
+
+  forward(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
+    return this.serialize(async () => {
+      this.step(seq, tokens, pos, (enc) => enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4));
+      return this.readLogits();
+    });
+  }
+
+  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
+    return this.serialize(async () => {
+      if (!this.sampler.supports(params)) {
+        this.step(seq, tokens, pos, (enc) => enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4));
+        return sampleLogits(await this.readLogits(), params);
+      }
+      this.step(seq, tokens, pos, (enc) => {
+        const pass = enc.beginComputePass({ label: 'sample' });
+        this.sampler.record(pass, params);
+        pass.end();
+        enc.copyBufferToBuffer(this.sampler.result, 0, this.tokenStaging, 0, 4);
+      });
+      await this.gpu.mapRead(this.tokenStaging);
+      const id = new Uint32Array(this.tokenStaging.getMappedRange(0, 4))[0];
+      this.tokenStaging.unmap();
+      if (id !== FALLBACK) return id;
+      // The best candidates could not decide (no top-k, flat distribution): sample on the host.
+      const enc = this.gpu.device.createCommandEncoder({ label: 'logits readback' });
+      enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4);
+      this.gpu.device.queue.submit([enc.finish()]);
+      return sampleLogits(await this.readLogits(), params);
+    });
+  }
+
+  /** Releases the device and all its memory; pending and later calls reject. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.gpu.destroy();
+  }
+
+  private serialize<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.disposed) throw new GpuError(`${this.path}: the model was disposed`);
+      return f();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkSeq(seq: number): void {
+    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeq) throw new RangeError(`${this.path}: sequence ${seq} is outside 0..${this.nSeq - 1}`);
+  }
+
+  /**
+   * Submits the forward pass of `tokens` at pos.. of `seq` (one command buffer per chunk), then
+   * `finish` (recorded after the last chunk's logits) in the last command buffer.
+   */
+  private step(seq: number, tokens: number[], pos: number, finish: (enc: GPUCommandEncoder) => void): void {
+    const c = this.config;
+    this.checkSeq(seq);
+    const n = tokens.length;
+    if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
+    const len = this.seqLen[seq];
+    if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
+    if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
+    }
+    this.gpu.check();
+    for (let start = 0; start < n; start += this.chunk) {
+      const m = Math.min(this.chunk, n - start);
+      const last = start + m === n;
+      this.gpu.write(this.b.tokens, Uint32Array.from(tokens.slice(start, start + m)));
+      this.ropeParams.setPosition(pos + start);
+      const plan = this.attnParams.plan(m, pos + start);
+      const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
+      let pass = enc.beginComputePass({ label: 'layers' });
+      this.embed.record(pass, m);
+      for (let l = 0; l < c.nLayer; l++) this.recordLayer(pass, l, seq, m, plan);
+      pass.end();
+      if (last) {
+        enc.copyBufferToBuffer(this.b.x, (m - 1) * c.nEmbd * 4, this.b.xLast, 0, c.nEmbd * 4);
+        pass = enc.beginComputePass({ label: 'logits' });
+        this.outputNorm.record(pass, 1);
+        this.matmul.matmul(pass, { weight: this.output, x: this.b.hLast, y: this.b.logits, n: 1 });
+        pass.end();
+        finish(enc);
+      }
+      this.gpu.device.queue.submit([enc.finish()]);
+    }
+    this.seqLen[seq] = pos + n;
+  }
+
+  private recordLayer(pass: GPUComputePassEncoder, l: number, seq: number, n: number, plan: AttentionPlan): void {
+    const L = this.layers[l], b = this.b, mm = this.matmul;
+    this.norms[l].attn.record(pass, n);
+    mm.matmul(pass, { weight: L.wq, x: b.h, y: b.q, n, bias: L.bq });
+    mm.matmul(pass, { weight: L.wk, x: b.h, y: b.k, n, bias: L.bk });
+    mm.matmul(pass, { weight: L.wv, x: b.h, y: b.v, n, bias: L.bv });
+    this.ropes[l][seq].record(pass, n);
+    this.attns[l][seq].record(pass, plan);
+    mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo });
+    this.residual.record(pass, n);
+    this.norms[l].ffn.record(pass, n);
+    mm.matmul(pass, { weight: L.gate, x: b.h, y: b.gate, n, bias: L.bGate });
+    mm.matmul(pass, { weight: L.up, x: b.h, y: b.up, n, bias: L.bUp });
+    this.swiglu.record(pass, n);
+    mm.matmul(pass, { weight: L.down, x: b.gate, y: b.proj, n, bias: L.bDown });
+    this.residual.record(pass, n);
+  }
+
+  private async readLogits(): Promise<Float32Array> {
+    await this.gpu.mapRead(this.logitsStaging);
+    const out = new Float32Array(this.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
+    this.logitsStaging.unmap();
+    return out;
+  }
+}

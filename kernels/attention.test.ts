@@ -1,0 +1,84 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gpu, submitPass } from '../engine/gpu.js';
+import { f16ToF32, f32ToF16 } from '../engine/quant.js';
+import { Attention, AttentionParams, attentionPartialBytes, type AttentionShape } from './attention.js';
+import { kvElementBytes } from './kv.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+
+const gpu = await Gpu.create();
+after(() => gpu.destroy());
+
+/** The cache as the kernel sees it: f16-rounded when the cache is f16. */
+function cacheData(values: Float32Array): { bytes: ArrayBufferView; values: Float32Array } {
+  if (kvElementBytes(gpu) === 4) return { bytes: values, values };
+  const h = Uint16Array.from(values, f32ToF16);
+  return { bytes: h, values: Float32Array.from(h, f16ToF32) };
+}
+
+/** float64 causal softmax(scale * q.k) v, as the reference model computes it. */
+function reference(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array, nTok: number, pos: number): Float32Array {
+  const D = s.headDim, g = s.nHead / s.nHeadKv;
+  const out = new Float32Array(nTok * s.nHead * D);
+  for (let t = 0; t < nTok; t++) {
+    for (let h = 0; h < s.nHead; h++) {
+      const qo = (t * s.nHead + h) * D, hk = Math.floor(h / g);
+      const n = pos + t + 1;
+      const sc = new Float64Array(n);
+      let max = -Infinity;
+      for (let j = 0; j < n; j++) {
+        let dot = 0;
+        for (let i = 0; i < D; i++) dot += q[qo + i] * k[(hk * s.ctx + j) * D + i];
+        sc[j] = dot * s.scale;
+        max = Math.max(max, sc[j]);
+      }
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += sc[j] = Math.exp(sc[j] - max);
+      for (let i = 0; i < D; i++) {
+        let acc = 0;
+        for (let j = 0; j < n; j++) acc += sc[j] * v[(hk * s.ctx + j) * D + i];
+        out[qo + i] = acc / sum;
+      }
+    }
+  }
+  return out;
+}
+
+const cases = [
+  { name: 'prefill from 0, GQA 3', nHead: 6, nHeadKv: 2, headDim: 20, steps: [[37, 0]] },
+  { name: 'prefill chunk after a prefix, MHA', nHead: 3, nHeadKv: 3, headDim: 64, steps: [[21, 150]] },
+  { name: 'decode over split keys, GQA 7', nHead: 14, nHeadKv: 2, headDim: 64, steps: [[1, 700], [1, 5], [1, 129]] },
+  { name: 'short multi-token steps over split keys, GQA 4', nHead: 8, nHeadKv: 2, headDim: 128, steps: [[3, 300], [8, 517]] },
+];
+
+for (const cs of cases) {
+  test(`attention ${cs.name} matches float64`, async () => {
+    const seed = freshSeed();
+    const rand = rng(seed);
+    const ctx = 800;
+    const shape: AttentionShape = { nHead: cs.nHead, nHeadKv: cs.nHeadKv, headDim: cs.headDim, ctx, scale: 1 / Math.sqrt(cs.headDim) };
+    const D = cs.headDim;
+    const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2));
+    const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2));
+    const params = new AttentionParams(gpu, shape);
+    const part = attentionPartialBytes(shape);
+    const maxTok = Math.max(...cs.steps.map((s) => s[0]));
+    const q = storage(gpu, 'q', new Float32Array(maxTok * cs.nHead * D));
+    const out = poisoned(gpu, 'out', (maxTok + 1) * cs.nHead * D * 4);
+    const attn = await Attention.create(gpu, params, {
+      q, kCache: storage(gpu, 'k', k.bytes), vCache: storage(gpu, 'v', v.bytes), out,
+      partO: poisoned(gpu, 'partial o', part.o), partML: poisoned(gpu, 'partial ml', part.ml),
+    });
+    for (const [nTok, pos] of cs.steps) {
+      // Large scores make the online softmax's rescaling matter.
+      const q0 = randomF32(nTok * cs.nHead * D, rand, 3);
+      gpu.write(q, q0);
+      const plan = params.plan(nTok, pos);
+      submitPass(gpu, 'attention', (pass) => attn.record(pass, plan));
+      const got = await readF32(gpu, out, (maxTok + 1) * cs.nHead * D);
+      const want = reference(shape, q0, k.values, v.values, nTok, pos);
+      assertClose(got.subarray(0, want.length), want, { abs: 3e-6, rel: 3e-6 }, `${nTok} tokens at ${pos} (${plan.nSplits} splits), seed ${seed}`);
+      assert.ok(got.subarray(maxTok * cs.nHead * D).every(Number.isNaN), `seed ${seed}: wrote past the last row`);
+    }
+  });
+}

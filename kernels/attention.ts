@@ -1,0 +1,133 @@
+// Causal GQA attention over the VRAM KV cache. Prefill steps tile the queries (TQ rows per
+// workgroup); decode steps (a few tokens) also split the keys across workgroups, flash-decoding
+// style, and merge the splits in a second dispatch.
+import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
+import { kvPrelude } from './kv.js';
+import src from './attention.wgsl';
+
+const WG = 64;
+/** Steps of at most this many tokens split the keys. */
+export const DECODE_MAX_TOKENS = 8;
+const MAX_SPLITS = 32;
+/** Fewer keys than this per split cost more in merging than they gain in parallelism. */
+const MIN_SPLIT_KEYS = 128;
+
+export interface AttentionShape {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** Cache positions per kv head. */
+  ctx: number;
+  /** Applied to Q·K before softmax. */
+  scale: number;
+}
+
+interface Tiling { tq: number; tk: number }
+
+/** Largest tiles up to (tq, tk) whose workgroup memory fits the device. */
+function tiling(gpu: Gpu, d: number, tq: number, tk: number): Tiling {
+  const bytes = (t: Tiling) => (t.tq * d + t.tk * d + t.tq * t.tk + 3 * t.tq) * 4;
+  const t = { tq, tk };
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  while (bytes(t) > limit && t.tk > 8) t.tk /= 2;
+  while (bytes(t) > limit && t.tq > 1) t.tq /= 2;
+  if (bytes(t) > limit) throw new GpuError(`attention: head dimension ${d} needs more workgroup memory than the device's ${limit} bytes`);
+  return t;
+}
+
+function code(gpu: Gpu, d: number, t: Tiling): string {
+  const d4 = d / 4;
+  return `${kvPrelude(gpu)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${src}`;
+}
+
+export interface AttentionPlan {
+  nTokens: number;
+  nSplits: number;
+  decode: boolean;
+}
+
+/** The step-dependent uniform, shared by every layer and sequence. */
+export class AttentionParams {
+  readonly buffer: GPUBuffer;
+  private readonly data = new ArrayBuffer(32);
+
+  constructor(private readonly gpu: Gpu, readonly shape: AttentionShape) {
+    if (shape.headDim % 4 !== 0) throw new GpuError(`attention: head dimension ${shape.headDim} must be a multiple of 4`);
+    if (shape.nHead % shape.nHeadKv !== 0) throw new GpuError(`attention: ${shape.nHead} heads are not a multiple of ${shape.nHeadKv} kv heads`);
+    new Uint32Array(this.data).set([0, 0, 1, 0, shape.nHead, shape.nHeadKv, shape.ctx]);
+    new Float32Array(this.data)[7] = shape.scale;
+    this.buffer = gpu.uniform('attention params', this.data);
+  }
+
+  /** Sets up a step of nTokens at positions pos..pos+nTokens-1 and returns how to record it. */
+  plan(nTokens: number, pos: number): AttentionPlan {
+    const keys = pos + nTokens;
+    const decode = nTokens <= DECODE_MAX_TOKENS;
+    let nSplits = 1, splitLen = keys;
+    if (decode) {
+      nSplits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(keys / MIN_SPLIT_KEYS)));
+      splitLen = Math.ceil(keys / nSplits);
+    }
+    new Uint32Array(this.data).set([nTokens, pos, nSplits, splitLen]);
+    this.gpu.write(this.buffer, new Uint8Array(this.data, 0, 16));
+    return { nTokens, nSplits, decode };
+  }
+
+}
+
+/** Bytes of the partial-result buffers (f32 outputs, and (max, sum) pairs) that decode steps need. */
+export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'headDim'>): { o: number; ml: number } {
+  const rows = MAX_SPLITS * DECODE_MAX_TOKENS * shape.nHead;
+  return { o: rows * shape.headDim * 4, ml: rows * 8 };
+}
+
+export interface AttentionBuffers {
+  /** [tokens, nHead, headDim] f32, already rotated. */
+  q: GPUBuffer;
+  /** [nHeadKv, ctx, headDim] kv_t each. */
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** [tokens, nHead, headDim] f32. */
+  out: GPUBuffer;
+  /** Scratch of attentionPartialBytes(shape), shared by all layers. */
+  partO: GPUBuffer;
+  partML: GPUBuffer;
+}
+
+export class Attention {
+  private constructor(
+    private readonly shape: AttentionShape,
+    private readonly prefill: Dispatch,
+    private readonly prefillRows: number,
+    private readonly decode: Dispatch,
+    private readonly decodeRows: number,
+    private readonly combine: Dispatch,
+  ) {}
+
+  static async create(gpu: Gpu, params: AttentionParams, b: AttentionBuffers): Promise<Attention> {
+    const s = params.shape;
+    const d = s.headDim;
+    const group = s.nHead / s.nHeadKv;
+    const pre = tiling(gpu, d, 16, 32);
+    const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
+    const [p1, p2, p3] = await Promise.all([
+      gpu.pipeline({ label: 'attention prefill', code: code(gpu, d, pre) }),
+      gpu.pipeline({ label: 'attention decode', code: code(gpu, d, dec) }),
+      gpu.pipeline({ label: 'attention combine', code: code(gpu, d, dec), entryPoint: 'combine' }),
+    ]);
+    const all = [b.q, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
+    return new Attention(
+      s,
+      new Dispatch(p1, gpu.bindGroup('attention prefill', p1, all)), pre.tq,
+      new Dispatch(p2, gpu.bindGroup('attention decode', p2, all)), dec.tq,
+      new Dispatch(p3, gpu.bindGroup('attention combine', p3, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
+    );
+  }
+
+  record(pass: GPUComputePassEncoder, plan: AttentionPlan): void {
+    const rows = plan.nTokens * (this.shape.nHead / this.shape.nHeadKv);
+    const [d, tq] = plan.decode ? [this.decode, this.decodeRows] : [this.prefill, this.prefillRows];
+    d.record(pass, plan.nSplits, Math.ceil(rows / tq), this.shape.nHeadKv);
+    if (plan.nSplits > 1) this.combine.record(pass, plan.nTokens * this.shape.nHead);
+  }
+}

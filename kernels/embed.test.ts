@@ -1,0 +1,38 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gpu, submitPass } from '../engine/gpu.js';
+import { typeName, typeTraits } from '../engine/ggml.js';
+import { dequantize, quantize } from '../engine/quant.js';
+import { tensorFromBytes } from '../engine/gpu-tensor.js';
+import { Embedding } from './embed.js';
+import { GPU_DEQUANT_TYPES } from './dequant.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+
+const gpu = await Gpu.create();
+after(() => gpu.destroy());
+
+// Every type the decoders handle, with odd row counts and odd block counts per row; the table is
+// split into parts of a few rows to cover tensors over the binding limit.
+for (const type of GPU_DEQUANT_TYPES) {
+  test(`embedding lookup from ${typeName(type)} rows matches dequantize`, async () => {
+    const seed = freshSeed();
+    const rand = rng(seed);
+    const bs = typeTraits(type)!.blockSize;
+    const cols = bs === 1 ? 97 : bs * 3;
+    const vocab = 37;
+    const bytes = quantize(type, randomF32(cols * vocab, rand, 2));
+    const rowBytes = bytes.length / vocab;
+    const table = await tensorFromBytes(gpu, 'token_embd.weight', type, [cols, vocab], bytes, { maxPartBytes: rowBytes * 10 + 32 });
+    assert.equal(table.parts.length, 4);
+    const ids = [0, vocab - 1, 10, 9, 20, 30, 10, Math.floor(rand() * vocab)];
+    const tokens = storage(gpu, 'tokens', new Uint32Array(ids));
+    const out = poisoned(gpu, 'out', ids.length * cols * 4);
+    const embed = await Embedding.create(gpu, table, tokens, out);
+    submitPass(gpu, 'embed', (pass) => embed.record(pass, ids.length));
+    const got = await readF32(gpu, out, ids.length * cols);
+    const want = new Float32Array(ids.length * cols);
+    ids.forEach((id, t) => want.set(dequantize(type, bytes.subarray(id * rowBytes, (id + 1) * rowBytes), cols), t * cols));
+    // The decoders reproduce ggml's float operations, so the results are exact.
+    assertClose(got, want, { abs: 0 }, `${typeName(type)} seed ${seed}`);
+  });
+}

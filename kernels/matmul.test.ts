@@ -1,0 +1,162 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gpu, GpuError, submitPass } from '../engine/gpu.js';
+import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
+import { dequantize, f32ToF16, quantize } from '../engine/quant.js';
+import { tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
+import { MATMUL_TYPES, MatmulKernels } from './matmul.js';
+import { freshSeed, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+
+const gpu = await Gpu.create();
+after(() => gpu.destroy());
+
+const sharedPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: false });
+const subgroupPath = gpu.subgroups ? await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: true }) : undefined;
+const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath]];
+
+// f32 accumulation: the error bound is relative to sum |w x| of each output (the condition of the
+// dot product), so cancellation in the result cannot hide or fake an error.
+const TOL = 1e-4;
+const POISON = 0xffffffff;
+
+/** Random raw blocks: every bit pattern of the quants, with sane f16 scales. */
+function rawBlocks(type: GGMLType, n: number, rand: () => number): Uint8Array {
+  const t = typeTraits(type)!;
+  const out = new Uint8Array(rowBytes(type, n));
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(rand() * 256);
+  const half = (o: number) => {
+    const h = f32ToF16((rand() * 2 - 1) * 0.05);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+  };
+  const view = new DataView(out.buffer);
+  for (let o = 0; o < out.length; o += t.typeSize) {
+    switch (type) {
+      case GGMLType.F32: view.setFloat32(o, rand() * 2 - 1, true); break;
+      case GGMLType.F16: half(o); break;
+      case GGMLType.BF16: view.setUint16(o, new Uint32Array(new Float32Array([rand() * 2 - 1]).buffer)[0] >>> 16, true); break;
+      case GGMLType.Q6_K: half(o + 208); break;
+      case GGMLType.Q4_1: case GGMLType.Q5_1: case GGMLType.Q4_K: case GGMLType.Q5_K: half(o); half(o + 2); break;
+      default: half(o);
+    }
+  }
+  return out;
+}
+
+interface Case {
+  type: GGMLType;
+  rows: number;
+  cols: number;
+  /** Tokens; 1 runs matvec directly. */
+  n: number;
+  kernels: MatmulKernels;
+  /** Split the weight into parts of about 10 rows. */
+  split?: boolean;
+  bias?: boolean;
+  /** Random raw blocks instead of quantized random floats. */
+  raw?: boolean;
+}
+
+/**
+ * Runs one product with offsets and strides around every operand, all unused space poisoned with
+ * NaN, and checks each output against dequantize + f64 dot products and every other element of y
+ * for the poison.
+ */
+async function check(c: Case): Promise<void> {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const { type, rows, cols, n } = c;
+  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''} seed ${seed}`;
+  const bytes = c.raw ? rawBlocks(type, rows * cols, rand) : quantize(type, randomF32(rows * cols, rand));
+  const w = dequantize(type, bytes, rows * cols);
+  const rb = rowBytes(type, cols);
+  const weight: GpuTensor = await tensorFromBytes(gpu, 'blk.0.ffn_up.weight', type, [cols, rows], bytes, c.split ? { maxPartBytes: rb * 10 + 32 } : {});
+  if (c.split) assert.ok(weight.parts.length >= 3, `${what}: ${weight.parts.length} parts`);
+
+  const xOffset = 4, xStride = cols + 4, yOffset = 5, yStride = rows + 3, biasOffset = 3;
+  const x = new Float32Array(xOffset + (n + 1) * xStride).fill(NaN);
+  for (let t = 0; t < n; t++) x.set(randomF32(cols, rand), xOffset + t * xStride);
+  const bias = new Float32Array(biasOffset + rows + 2).fill(NaN);
+  bias.set(randomF32(rows, rand), biasOffset);
+  const yLen = yOffset + (n + 1) * yStride;
+  const xBuf = storage(gpu, 'x', x);
+  const yBuf = storage(gpu, 'y', new Uint32Array(yLen).fill(POISON));
+  const bBuf = storage(gpu, 'bias', bias);
+  const args = { weight, x: xBuf, xOffset, y: yBuf, yOffset, ...(c.bias ? { bias: bBuf, biasOffset } : {}) };
+  submitPass(gpu, 'matmul test', (pass) => (n === 1 ? c.kernels.matvec(pass, args) : c.kernels.matmul(pass, { ...args, n, xStride, yStride })));
+  const y = await readF32(gpu, yBuf, yLen);
+  const bits = new Uint32Array(y.buffer);
+
+  for (let t = 0; t < n; t++) {
+    for (let m = 0; m < rows; m++) {
+      let dot = c.bias ? bias[biasOffset + m] : 0;
+      let mag = Math.abs(dot);
+      for (let k = 0; k < cols; k++) {
+        const p = w[m * cols + k] * x[xOffset + t * xStride + k];
+        dot += p;
+        mag += Math.abs(p);
+      }
+      const i = yOffset + t * yStride + m;
+      const err = Math.abs(y[i] - dot) / mag;
+      if (!(err <= TOL)) assert.fail(`${what}: y[token ${t}, row ${m}] = ${y[i]}, expected ${dot} (error ${err} of sum|w x| ${mag}, tolerance ${TOL})`);
+      bits[i] = POISON;
+    }
+  }
+  const touched = bits.findIndex((b) => b !== POISON);
+  if (touched >= 0) assert.fail(`${what}: y[${touched}] outside the outputs was written (${y[touched]})`);
+  for (const p of weight.parts) gpu.release(p.buffer);
+  for (const b of [xBuf, yBuf, bBuf]) gpu.release(b);
+}
+
+function colsFor(type: GGMLType): number {
+  const bs = typeTraits(type)!.blockSize;
+  // Float rows need only a multiple of 16; 208 also leaves a partial K step in the matmul tiles.
+  return bs === 1 ? 208 : bs === 32 ? 7 * 32 : 2 * 256;
+}
+
+for (const type of MATMUL_TYPES) {
+  const name = typeName(type);
+  const cols = colsFor(type);
+  for (const [path, kernels] of paths) {
+    test(`matvec ${name} (${path}), split weight, bias`, { skip: kernels ? false : 'the device has no subgroups' }, async () => {
+      await check({ type, rows: 37, cols, n: 1, kernels: kernels!, split: true, bias: true });
+    });
+  }
+  test(`matvec ${name} on random raw blocks`, async () => {
+    await check({ type, rows: 7, cols, n: 1, kernels: subgroupPath ?? sharedPath, raw: true });
+  });
+  test(`matmul ${name}, split weight, 3 and 17 tokens`, async () => {
+    await check({ type, rows: 37, cols, n: 3, kernels: sharedPath, split: true, bias: true });
+    await check({ type, rows: 37, cols, n: 17, kernels: sharedPath, split: true });
+  });
+}
+
+// Sizes past one matvec workgroup per row and several matmul tiles, for the common model types.
+for (const type of [GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.F16, GGMLType.Q4_K, GGMLType.Q6_K]) {
+  test(`${typeName(type)} at 1031 rows x 1024`, async () => {
+    for (const [, kernels] of paths) if (kernels) await check({ type, rows: 1031, cols: 1024, n: 1, kernels, bias: true });
+    await check({ type, rows: 1031, cols: 512, n: 67, kernels: sharedPath, raw: true });
+  });
+}
+
+test('matvec over more row blocks than one grid dimension holds', async () => {
+  // 4 rows per workgroup: 65535 * 4 + 9 rows need a second row of workgroups.
+  await check({ type: GGMLType.F32, rows: 65535 * 4 + 9, cols: 16, n: 1, kernels: subgroupPath ?? sharedPath });
+});
+
+test('bad operands are refused with the tensor named', async () => {
+  const bytes = quantize(GGMLType.Q8_0, randomF32(64 * 4, rng(1)));
+  const weight = await tensorFromBytes(gpu, 'output.weight', GGMLType.Q8_0, [64, 4], bytes);
+  const x = gpu.buffer('x', 64 * 4, 'scratch');
+  const y = gpu.buffer('y', 16, 'scratch');
+  const pass = gpu.device.createCommandEncoder().beginComputePass();
+  assert.throws(() => sharedPath.matvec(pass, { weight, x, xOffset: 2, y }), (e: Error) => e instanceof GpuError && /output\.weight.*x offset 2/.test(e.message));
+  assert.throws(() => sharedPath.matvec(pass, { weight, x, y, yOffset: 1 }), /output\.weight.*y buffer of 16 bytes/);
+  assert.throws(() => sharedPath.matvec(pass, { weight, x, y: x }), /output\.weight.*different buffer/);
+  assert.throws(() => sharedPath.matmul(pass, { weight, x, y, n: 0 }), /output\.weight.*token count 0/);
+  const q4 = await MatmulKernels.create(gpu, [GGMLType.Q4_0]);
+  assert.throws(() => q4.matvec(pass, { weight, x, y }), /output\.weight.*Q8_0 were not compiled/);
+  await assert.rejects(MatmulKernels.create(gpu, [GGMLType.Q2_K]), /no GPU kernel for ggml type Q2_K/);
+  pass.end();
+  for (const p of weight.parts) gpu.release(p.buffer);
+});

@@ -1,0 +1,282 @@
+// Matrix products straight on ggml's quantized blocks: matvec for decode (one token), tiled matmul for
+// prefill (n tokens). Pipelines are compiled once per weight type; bind groups and their uniform
+// parameters are cached by buffer identity and offsets, so a decode step encodes without allocating.
+import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
+import { GpuError, type Gpu } from '../engine/gpu.js';
+import { releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
+import { quantize } from '../engine/quant.js';
+import dequant8 from './dequant8.wgsl';
+import matvecSrc from './matvec.wgsl';
+import reduceSubgroup from './matvec-subgroup.wgsl';
+import reduceShared from './matvec-shared.wgsl';
+import matmulSrc from './matmul.wgsl';
+
+// Decoder (dequant8.wgsl) and matvec pairing distance: the groups of 8 at k and k + pair share bytes.
+const DECODER: Partial<Record<GGMLType, { fn: string; pair: number }>> = {
+  [GGMLType.F32]: { fn: 'dq8_f32', pair: 8 },
+  [GGMLType.F16]: { fn: 'dq8_f16', pair: 8 },
+  [GGMLType.BF16]: { fn: 'dq8_bf16', pair: 8 },
+  [GGMLType.Q4_0]: { fn: 'dq8_q4_0', pair: 16 },
+  [GGMLType.Q4_1]: { fn: 'dq8_q4_1', pair: 16 },
+  [GGMLType.Q5_0]: { fn: 'dq8_q5_0', pair: 16 },
+  [GGMLType.Q5_1]: { fn: 'dq8_q5_1', pair: 16 },
+  [GGMLType.Q8_0]: { fn: 'dq8_q8_0', pair: 8 },
+  [GGMLType.Q4_K]: { fn: 'dq8_q4_k', pair: 32 },
+  [GGMLType.Q5_K]: { fn: 'dq8_q5_k', pair: 32 },
+  [GGMLType.Q6_K]: { fn: 'dq8_q6_k', pair: 64 },
+};
+
+/** Weight types the matrix kernels compute on. */
+export const MATMUL_TYPES: ReadonlySet<GGMLType> = new Set(Object.keys(DECODER).map(Number) as GGMLType[]);
+
+// Matmul tile (matmul.wgsl).
+const MM_M = 64;
+const MM_N = 64;
+
+// Parameter words, padded to whole 16-byte rows as uniform buffers lay structs out.
+const MV_PARAMS = 8;
+const MM_PARAMS = 12;
+// Cached bind groups before the cache starts over (prefill adds one set per distinct token count).
+const CACHE_LIMIT = 4096;
+const POOL_BYTES = 65536;
+
+export interface MatvecArgs {
+  weight: GpuTensor;
+  /** f32 activations; xOffset (elements) must be a multiple of 4. */
+  x: GPUBuffer;
+  xOffset?: number;
+  /** f32 outputs; writes y[yOffset .. yOffset + weight.rows) only. */
+  y: GPUBuffer;
+  yOffset?: number;
+  /** Optional f32 bias of weight.rows elements at biasOffset. */
+  bias?: GPUBuffer;
+  biasOffset?: number;
+}
+
+export interface MatmulArgs extends MatvecArgs {
+  /** Tokens: rows of X and Y. */
+  n: number;
+  /** Elements between consecutive tokens in x (default weight.cols; a multiple of 4). */
+  xStride?: number;
+  /** Elements between consecutive tokens in y (default weight.rows). */
+  yStride?: number;
+}
+
+export interface MatmulOptions {
+  /** Use subgroup operations in matvec (default: when the device has them). */
+  subgroups?: boolean;
+  /** Matvec invocations per workgroup, a power of two (default 64). */
+  matvecThreads?: number;
+  /** Matvec rows per workgroup (default 4). */
+  matvecRows?: number;
+}
+
+interface Pipelines { matvec: GPUComputePipeline; matmul: GPUComputePipeline }
+
+/** dequant8.wgsl and `body` for one weight type, after `prelude` lines. */
+function kernelSource(type: GGMLType, body: string, prelude: string[] = []): string {
+  const t = typeTraits(type)!;
+  const d = DECODER[type]!;
+  const lines = [
+    ...prelude,
+    `const PAIR = ${d.pair}u;`,
+    `const ALIGNED = ${t.typeSize % 4 === 0 || t.blockSize === 1};`,
+    `fn dq8(rb: u32, k: u32) -> W8 { return ${d.fn}(rb, k); }`,
+  ];
+  return `${lines.join('\n')}\n${dequant8}\n${body}`;
+}
+
+export class MatmulKernels {
+  private readonly ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
+  private readonly cache = new Map<string, GPUBindGroup>();
+  private pool: GPUBuffer | undefined;
+  private poolUsed = POOL_BYTES;
+  private readonly slot: number;
+  private readonly noBias: GPUBuffer;
+
+  private constructor(private readonly gpu: Gpu, private readonly pipelines: Map<GGMLType, Pipelines>, private readonly rowsPerGroup: number) {
+    this.slot = Math.max(64, gpu.limits.minUniformBufferOffsetAlignment);
+    this.noBias = gpu.buffer('matmul no-bias', 16, 'scratch');
+  }
+
+  /** Compiles the kernels for every weight type in `types`. */
+  static async create(gpu: Gpu, types: Iterable<GGMLType>, o: MatmulOptions = {}): Promise<MatmulKernels> {
+    const subgroups = o.subgroups ?? gpu.subgroups;
+    if (subgroups && !gpu.subgroups) throw new GpuError('matmul kernels: subgroups requested but the device does not have them');
+    const threads = o.matvecThreads ?? 64, rows = o.matvecRows ?? 4;
+    if (!(threads >= 1 && threads <= gpu.limits.maxComputeInvocationsPerWorkgroup && (threads & (threads - 1)) === 0)) {
+      throw new GpuError(`matmul kernels: ${threads} matvec invocations per workgroup is not a power of two within the device's limit`);
+    }
+    if (!(Number.isInteger(rows) && rows >= 1 && rows <= threads)) throw new GpuError(`matmul kernels: ${rows} matvec rows per workgroup is not within 1..${threads}`);
+    const pipelines = new Map<GGMLType, Pipelines>();
+    await Promise.all([...new Set(types)].map(async (type) => {
+      if (!DECODER[type]) throw new GpuError(`matmul kernels: no GPU kernel for ggml type ${typeName(type)}`);
+      const name = typeName(type);
+      const mvPrelude = [subgroups ? 'enable subgroups;' : '', `const T = ${threads}u;`, `const R = ${rows}u;`];
+      const [matvec, matmul] = await Promise.all([
+        gpu.pipeline({ label: `matvec ${name}`, code: kernelSource(type, `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`, mvPrelude) }),
+        gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, matmulSrc) }),
+      ]);
+      pipelines.set(type, { matvec, matmul });
+    }));
+    return new MatmulKernels(gpu, pipelines, rows);
+  }
+
+  /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
+  matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
+    const w = a.weight;
+    const pipeline = this.pipelineFor(w).matvec;
+    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
+    const maxX = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    pass.setPipeline(pipeline);
+    for (const part of w.parts) {
+      const key = ['mv', this.id(part.buffer), this.id(a.x), xOffset, this.id(a.y), yOffset, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
+      let bg = this.cache.get(key);
+      if (!bg) {
+        this.check(a, 1, w.cols, w.rows);
+        const params = new Uint32Array(MV_PARAMS);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0]);
+        bg = this.bindGroup(key, pipeline, part.buffer, a, params);
+      }
+      pass.setBindGroup(0, bg);
+      const blocks = Math.ceil(part.rows / this.rowsPerGroup);
+      const gx = Math.min(blocks, maxX);
+      pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx));
+    }
+  }
+
+  /** Y[t, :] = W X[t, :] (+ bias) for n tokens; n = 1 runs matvec. */
+  matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
+    if (a.n === 1) return this.matvec(pass, a);
+    const w = a.weight;
+    const pipeline = this.pipelineFor(w).matmul;
+    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
+    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows;
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    pass.setPipeline(pipeline);
+    for (const part of w.parts) {
+      const key = ['mm', a.n, this.id(part.buffer), this.id(a.x), xOffset, xStride, this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
+      let bg = this.cache.get(key);
+      if (!bg) {
+        this.check(a, a.n, xStride, yStride);
+        if (xStride % 4 !== 0) throw new GpuError(`matmul ${w.name}: x stride ${xStride} is not a multiple of 4`);
+        if (Math.ceil(part.rows / MM_M) > maxDim || Math.ceil(a.n / MM_N) > maxDim) {
+          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${a.n} tokens exceed ${maxDim} workgroups per dimension`);
+        }
+        const params = new Uint32Array(MM_PARAMS);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, a.n]);
+        bg = this.bindGroup(key, pipeline, part.buffer, a, params);
+      }
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(Math.ceil(part.rows / MM_M), Math.ceil(a.n / MM_N));
+    }
+  }
+
+  private pipelineFor(w: GpuTensor): Pipelines {
+    const p = this.pipelines.get(w.type);
+    if (!p) throw new GpuError(`matmul ${w.name}: kernels for ${typeName(w.type)} were not compiled (MatmulKernels.create types)`);
+    return p;
+  }
+
+  private id(b: GPUBuffer): number {
+    let id = this.ids.get(b);
+    if (id === undefined) this.ids.set(b, (id = this.nextId++));
+    return id;
+  }
+
+  /** Bounds of every buffer the call touches, checked once per cached bind group. */
+  private check(a: MatvecArgs, n: number, xStride: number, yStride: number): void {
+    const w = a.weight;
+    const what = `matmul ${w.name} (${typeName(w.type)} ${w.cols} x ${w.rows})`;
+    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
+    const int = (v: number) => Number.isSafeInteger(v) && v >= 0;
+    if (!int(n) || n < 1) throw new GpuError(`${what}: token count ${n} is not a positive integer`);
+    if (w.cols % 16 !== 0) throw new GpuError(`${what}: rows of ${w.cols} elements are not a multiple of 16`);
+    if (!int(xOffset) || xOffset % 4 !== 0) throw new GpuError(`${what}: x offset ${xOffset} is not a multiple of 4`);
+    if (!int(yOffset) || !int(biasOffset)) throw new GpuError(`${what}: offsets must be non-negative integers`);
+    if (a.x === a.y || a.bias === a.y) throw new GpuError(`${what}: y must be a different buffer from x and bias`);
+    if (xStride < w.cols || yStride < w.rows) throw new GpuError(`${what}: strides ${xStride}/${yStride} are shorter than a row`);
+    const need = (label: string, b: GPUBuffer, elements: number) => {
+      if (b.size < elements * 4) throw new GpuError(`${what}: ${label} buffer of ${b.size} bytes is smaller than the ${elements * 4} bytes it needs`);
+    };
+    need('x', a.x, xOffset + (n - 1) * xStride + w.cols);
+    need('y', a.y, yOffset + (n - 1) * yStride + w.rows);
+    if (a.bias) need('bias', a.bias, biasOffset + w.rows);
+  }
+
+  private bindGroup(key: string, pipeline: GPUComputePipeline, weights: GPUBuffer, a: MatvecArgs, params: Uint32Array): GPUBindGroup {
+    if (this.cache.size >= CACHE_LIMIT) {
+      // Start over; command buffers already encoded keep their bind groups and uniform pool alive.
+      this.cache.clear();
+      this.pool = undefined;
+    }
+    if (!this.pool || this.poolUsed + this.slot > POOL_BYTES) {
+      this.pool = this.gpu.device.createBuffer({ label: 'matmul params', size: POOL_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      this.poolUsed = 0;
+    }
+    const offset = this.poolUsed;
+    this.poolUsed += this.slot;
+    this.gpu.device.queue.writeBuffer(this.pool, offset, params);
+    const bg = this.gpu.bindGroup(key, pipeline, [
+      weights, a.x, a.y, a.bias ?? this.noBias, { buffer: this.pool, offset, size: params.byteLength },
+    ]);
+    this.cache.set(key, bg);
+    return bg;
+  }
+}
+
+export interface MatmulBench {
+  /** Mean time of one product. */
+  ms: number;
+  /** Weight bytes read per second (what bounds decode). */
+  gbps: number;
+  /** 2 * rows * cols * n per second (what bounds prefill). */
+  gflops: number;
+}
+
+/**
+ * Micro benchmark of one rows x cols product over n tokens (n = 1: matvec), `iters` times in one
+ * command buffer; the median of five submissions. Weights rotate over enough copies (up to 256) to exceed 192 MB, so repeated products measure
+ * device memory rather than a cache.
+ */
+export async function benchMatmul(gpu: Gpu, type: GGMLType, rows: number, cols: number, n: number, iters: number, o: MatmulOptions = {}): Promise<MatmulBench> {
+  const kernels = await MatmulKernels.create(gpu, [type], o);
+  // A quantized random tile repeated over the rows: realistic bytes, quick to make.
+  const tileRows = Math.min(rows, 16);
+  const tile = quantize(type, Float32Array.from({ length: tileRows * cols }, () => Math.random() * 2 - 1));
+  const bytes = new Uint8Array(rowBytes(type, cols) * rows);
+  for (let off = 0; off < bytes.length; off += tile.length) bytes.set(tile.subarray(0, Math.min(tile.length, bytes.length - off)), off);
+  const copies = Math.max(1, Math.min(256, Math.ceil((192 << 20) / bytes.length)));
+  const weights: GpuTensor[] = [];
+  for (let i = 0; i < copies; i++) weights.push(await tensorFromBytes(gpu, `bench ${typeName(type)} ${i}`, type, [cols, rows], bytes));
+  const x = gpu.buffer('bench x', n * cols * 4, 'scratch');
+  gpu.write(x, Float32Array.from({ length: n * cols }, () => Math.random() * 2 - 1));
+  const y = gpu.buffer('bench y', n * rows * 4, 'scratch');
+  // Encoded up front: the timing covers the device's work, not the encoding.
+  const encode = (count: number) => {
+    const enc = gpu.device.createCommandEncoder({ label: 'bench matmul' });
+    const pass = enc.beginComputePass();
+    for (let i = 0; i < count; i++) kernels.matmul(pass, { weight: weights[i % copies], x, y, n });
+    pass.end();
+    return enc.finish();
+  };
+  const time = async (cb: GPUCommandBuffer) => {
+    const t0 = performance.now();
+    gpu.device.queue.submit([cb]);
+    await gpu.done();
+    return performance.now() - t0;
+  };
+  try {
+    // Two untimed runs bring the clocks up; the median of five is reported.
+    for (let i = 0; i < 2; i++) await time(encode(iters));
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) times.push(await time(encode(iters)));
+    const ms = times.sort((a, b) => a - b)[2] / iters;
+    return { ms, gbps: bytes.length / ms / 1e6, gflops: (2 * rows * cols * n) / ms / 1e6 };
+  } finally {
+    for (const w of weights) releaseTensor(gpu, w);
+    gpu.release(x);
+    gpu.release(y);
+  }
+}

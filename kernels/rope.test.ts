@@ -1,0 +1,64 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gpu, submitPass } from '../engine/gpu.js';
+import { applyRope, ropeAngles, type ModelConfig, type RopeScaling } from '../engine/model.js';
+import { f16ToF32 } from '../engine/quant.js';
+import { Rope, RopeParams, ropeTable } from './rope.js';
+import { kvElementBytes } from './kv.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+
+const gpu = await Gpu.create();
+after(() => gpu.destroy());
+
+const none: RopeScaling = { type: 'none', factor: 1, origCtx: 4096, extFactor: 0, attnFactor: 1, betaFast: 32, betaSlow: 1 };
+const cases: { name: string; neox: boolean; base: number; scaling: RopeScaling; freqFactors?: boolean }[] = [
+  { name: 'normal', neox: false, base: 10000, scaling: none },
+  { name: 'neox', neox: true, base: 1000000, scaling: none },
+  { name: 'normal, linear x4', neox: false, base: 500000, scaling: { ...none, type: 'linear', factor: 4 } },
+  { name: 'neox, YaRN x8', neox: true, base: 10000, scaling: { type: 'yarn', factor: 8, origCtx: 64, extFactor: 1, attnFactor: 0.9, betaFast: 32, betaSlow: 1 } },
+  { name: 'normal, frequency factors', neox: false, base: 10000, scaling: none, freqFactors: true },
+];
+
+for (const cs of cases) {
+  test(`rope ${cs.name}: Q in place and K/V into the cache match the reference`, async () => {
+    const seed = freshSeed();
+    const rand = rng(seed);
+    const [nHead, nKv, D, ctx] = [6, 2, 12, 300];
+    const c = { nHead, nHeadKv: nKv, headDim: D, nRot: D, ropeNeox: cs.neox, ropeFreqBase: cs.base, ropeScaling: cs.scaling } as ModelConfig;
+    const ff = cs.freqFactors ? Float32Array.from({ length: D / 2 }, () => 1 + rand() * 8) : undefined;
+    const params = new RopeParams(gpu, c, ctx);
+    const kvBytes = kvElementBytes(gpu);
+    const angles = storage(gpu, 'angles', ropeTable(c, ctx, ff));
+    const kCache = poisoned(gpu, 'k cache', nKv * ctx * D * kvBytes);
+    const vCache = poisoned(gpu, 'v cache', nKv * ctx * D * kvBytes);
+    // Two steps: a prompt then a short append, so positions come from the uniform.
+    for (const [T, pos] of [[5, 0], [3, 200 + Math.floor(rand() * 90)]]) {
+      const q0 = randomF32(T * nHead * D, rand, 2);
+      const k0 = randomF32(T * nKv * D, rand, 2);
+      const v0 = randomF32(T * nKv * D, rand, 2);
+      const q = storage(gpu, 'q', q0);
+      const rope = await Rope.create(gpu, params, { q, k: storage(gpu, 'k', k0), v: storage(gpu, 'v', v0), angles, kCache, vCache });
+      params.setPosition(pos);
+      submitPass(gpu, 'rope', (pass) => rope.record(pass, T));
+      const qWant = q0.slice(), kWant = k0.slice();
+      for (let t = 0; t < T; t++) {
+        const a = ropeAngles(c, pos + t, ff);
+        for (let h = 0; h < nHead; h++) applyRope(qWant, (t * nHead + h) * D, cs.neox, a.cos, a.sin);
+        for (let h = 0; h < nKv; h++) applyRope(kWant, (t * nKv + h) * D, cs.neox, a.cos, a.sin);
+      }
+      assertClose(await readF32(gpu, q, q0.length), qWant, { abs: 2e-6, rel: 1e-5 }, `q, seed ${seed}`);
+      for (const [cache, want, what] of [[kCache, kWant, 'k'], [vCache, v0, 'v']] as const) {
+        const bytes = await gpu.read(cache, 0, nKv * ctx * D * kvBytes);
+        const all = kvBytes === 2 ? Float32Array.from(new Uint16Array(bytes), f16ToF32) : new Float32Array(bytes);
+        const got = new Float32Array(T * nKv * D);
+        for (let t = 0; t < T; t++) for (let h = 0; h < nKv; h++) got.set(all.subarray((h * ctx + pos + t) * D, (h * ctx + pos + t + 1) * D), (t * nKv + h) * D);
+        // f16 keeps 11 significant bits.
+        assertClose(got, want, kvBytes === 2 ? { abs: 1e-6, rel: 1e-3 } : { abs: 2e-6, rel: 1e-5 }, `${what} cache, seed ${seed}`);
+        if (pos === 0) {
+          const untouched = all.filter((_, i) => Math.floor(i / D) % ctx >= T);
+          assert.ok(untouched.every(Number.isNaN), `${what} cache, seed ${seed}: wrote outside positions 0..${T - 1}`);
+        }
+      }
+    }
+  });
+}

@@ -1,0 +1,48 @@
+// llama.cpp side of `npm run bench`, run in its own process so its peak RSS is its own:
+// node dist/bench-llama.js MODEL (cpu|vulkan|cuda) PROMPT_TOKENS GEN_TOKENS  → one JSON line.
+import { getLlama, type Token } from 'node-llama-cpp';
+import { benchTokens } from '../engine/bench.js';
+
+const [model, backend, promptArg, genArg] = process.argv.slice(2);
+const nPrompt = Number(promptArg ?? 256);
+const nGen = Number(genArg ?? 64);
+const WARM = 1000;
+
+const tokens = (n: number, seed: number) => benchTokens(n, seed) as Token[];
+
+const t0 = performance.now();
+const llama = await getLlama({ build: 'never', gpu: backend === 'cpu' ? false : (backend as 'vulkan' | 'cuda'), logLevel: 'error' as never });
+const m = await llama.loadModel({ modelPath: model, gpuLayers: backend === 'cpu' ? 0 : 'max' });
+const ctx = await m.createContext({ contextSize: 2048, batchSize: 512, sequences: 1, flashAttention: false });
+const loadMs = performance.now() - t0;
+const seq = ctx.getSequence();
+
+const prompt = tokens(nPrompt, 1);
+let t = performance.now();
+await seq.evaluateWithoutGeneratingNewTokens(prompt);
+const prefillMs = performance.now() - t;
+
+t = performance.now();
+let got = 0;
+for await (const _ of seq.evaluate([prompt[prompt.length - 1]], { temperature: 0 })) {
+  void _;
+  if (++got >= nGen) break;
+}
+const decodeMs = performance.now() - t;
+
+await seq.clearHistory();
+await seq.evaluateWithoutGeneratingNewTokens(tokens(WARM, 2));
+t = performance.now();
+for await (const _ of seq.evaluate(tokens(1, 3), { temperature: 0 })) { void _; break; }
+const warmTtftMs = performance.now() - t;
+
+const vram = backend === 'cpu' ? null : await llama.getVramState();
+console.log(JSON.stringify({
+  engine: `llama.cpp-${backend}`, load_ms: Math.round(loadMs),
+  prefill_tok_s: nPrompt / (prefillMs / 1000), decode_tok_s: got / (decodeMs / 1000),
+  warm_ttft_ms: warmTtftMs, vram_bytes: vram ? vram.used : 0,
+  peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+}));
+await ctx.dispose();
+await m.dispose();
+await llama.dispose();

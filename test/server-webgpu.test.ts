@@ -1,0 +1,46 @@
+// The inference process on the product path: WebGPU (lavapipe in CI). Load progress arrives in
+// bytes, warm reuse prefills one token per keystroke, and answers match the reference model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readGGUF } from '../engine/gguf.js';
+import { Tokenizer } from '../engine/tokenizer.js';
+import { InferenceClient } from '../engine/client.js';
+import type { DoneResponse } from '../engine/protocol.js';
+import { greedy, serverBundle, tinyModel } from './inference-fixtures.js';
+
+test('webgpu: byte progress, warm reuse across keystrokes, reference answers', async () => {
+  const model = tinyModel();
+  const tok = Tokenizer.fromGGUF(readGGUF(model));
+  const enc = (s: string) => tok.encode(s, { addBos: false, parseSpecial: false });
+  const client = new InferenceClient({ serverPath: await serverBundle() });
+  client.on('log', (l) => process.stderr.write(`[server] ${l}\n`));
+  const progress: [number, number][] = [];
+  client.on('progress', (a, b) => progress.push([a, b]));
+  try {
+    await client.start();
+    // Over the memory limit: refused before anything is allocated, naming what it needs and has.
+    await assert.rejects(client.load({ model, backend: 'webgpu', nCtx: 256, maxDeviceBytes: 1 << 20 }),
+      (e: Error & { code?: string }) => e.code === 'out-of-memory' && /needs .* of device memory .* but 0\.00 GiB is available/.test(e.message));
+    assert.equal(progress.length, 0);
+    const report = await client.load({ model, backend: 'webgpu', nCtx: 256 });
+    assert.equal(report.backend, 'webgpu');
+    assert.ok(report.kvBytes > 0 && report.weightBytes > 0);
+    assert.ok(progress.length >= 2, `${progress.length} progress messages`);
+    const total = progress[0][1];
+    assert.ok(progress.every(([a, b], i) => b === total && a <= b && (i === 0 || a >= progress[i - 1][0])));
+    assert.equal(progress[progress.length - 1][0], total);
+
+    const line = '    return a';
+    for (let i = line.length - 1; i <= line.length; i++) {
+      const prefix = 'def add(a, b):\n' + line.slice(0, i);
+      const r = (await client.complete({ prefix, suffix: '\n', maxTokens: 4 }).result) as DoneResponse;
+      assert.equal(r.type, 'done', JSON.stringify(r));
+      const prompt = [tok.fim.pre!, ...enc('def add(a, b):\n'), tok.fim.suf!, ...enc('\n'), tok.fim.mid!, ...enc(line.slice(0, i))];
+      assert.equal(r.timings.promptTokens, prompt.length);
+      if (i === line.length) assert.ok(r.timings.prefillTokens <= 2, `a keystroke prefilled ${r.timings.prefillTokens}`);
+      assert.equal(r.text, (await greedy(model, prompt, 4)).text);
+    }
+  } finally {
+    await client.close();
+  }
+});

@@ -1,0 +1,262 @@
+// The inference process end to end: forked by the client, on the reference backend with a tiny
+// qwen2 fixture. Answers are checked against greedy decoding done here with the reference model,
+// and prefill counts against the token prefix the cache must already hold.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readGGUF } from '../engine/gguf.js';
+import { Tokenizer } from '../engine/tokenizer.js';
+import { ChatTemplate, renderChat } from '../engine/chat-template.js';
+import { commonPrefix } from '../engine/slot.js';
+import { InferenceClient, type ExitInfo } from '../engine/client.js';
+import { PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type LoadReport, type Response } from '../engine/protocol.js';
+import { greedy, serverBundle, tinyChatModel } from './inference-fixtures.js';
+
+const N_CTX = 512;
+let serverPath: string;
+let model: string;
+let tok: Tokenizer;
+let template: ChatTemplate;
+let client: InferenceClient;
+
+const enc = (s: string) => tok.encode(s, { addBos: false, parseSpecial: false });
+/** The prompt the server must lay out for a short document (no trimming, no file name). */
+function fimPrompt(prefix: string, suffix: string): number[] {
+  const cut = prefix.lastIndexOf('\n') + 1;
+  return [tok.fim.pre!, ...enc(prefix.slice(0, cut)), tok.fim.suf!, ...enc(suffix), tok.fim.mid!, ...enc(prefix.slice(cut))];
+}
+function chatPrompt(messages: { role: 'system' | 'user' | 'assistant'; content: string }[]): number[] {
+  return tok.encode(renderChat(template, messages, { bosToken: '', eosToken: '', addGenerationPrompt: true }), { addBos: false, parseSpecial: true });
+}
+function done(r: DoneResponse | ErrorResponse): DoneResponse {
+  assert.equal(r.type, 'done', r.type === 'error' ? `${r.code}: ${r.message}` : '');
+  return r as DoneResponse;
+}
+
+before(async () => {
+  serverPath = await serverBundle();
+  model = tinyChatModel();
+  const g = readGGUF(model);
+  tok = Tokenizer.fromGGUF(g);
+  template = new ChatTemplate(g.metadata.get('tokenizer.chat_template') as string);
+  client = new InferenceClient({ serverPath, restartDelayMs: 50 });
+  client.on('log', (l) => process.stderr.write(`[server] ${l}\n`));
+  await client.start();
+});
+
+after(async () => {
+  await client?.close();
+});
+
+test('requests before a load are refused; the load reports the model', async () => {
+  const r = await client.complete({ prefix: 'x', suffix: '', maxTokens: 2 }).result;
+  assert.equal(r.type, 'error');
+  assert.equal((r as ErrorResponse).code, 'not-loaded');
+  const report: LoadReport = await client.load({ model, backend: 'reference', nCtx: N_CTX });
+  assert.equal(report.backend, 'reference');
+  assert.equal(report.nCtx, N_CTX);
+  assert.equal(report.nSeq, 2);
+  assert.equal(report.arch, 'qwen2');
+  assert.ok(report.fim && report.chat);
+  await assert.rejects(client.load({ model: '/nonexistent/model.gguf', backend: 'reference', nCtx: N_CTX }), (e: Error & { code?: string }) => e.code === 'load-failed' && /nonexistent/.test(e.message));
+  await client.load({ model, backend: 'reference', nCtx: N_CTX });
+});
+
+test('each request prefills exactly the tokens its slot lacks, and answers as the reference model does', async () => {
+  const suffix = '\n\nprint(add(1, 2))\n';
+  const steps: { prefix: string; cache?: boolean }[] = [
+    { prefix: 'def add(a, b):\n    re' },
+    { prefix: 'def add(a, b):\n    ret' }, // one keystroke on the cursor line
+    { prefix: 'def add(a, b):\n    return a + b\n' }, // a new line
+    { prefix: 'def add(a, b):\n    return a + b\n' }, // the same prompt again
+    { prefix: 'def add(a, b):\n    return a + b\n', cache: false },
+  ];
+  let held: number[] = [];
+  const prefilled: number[] = [];
+  for (const [i, s] of steps.entries()) {
+    const prompt = fimPrompt(s.prefix, suffix);
+    const tokens: number[] = [];
+    const r = done(await client.complete({ prefix: s.prefix, suffix, maxTokens: 4, cache: s.cache }, (t) => tokens.push(t.token)).result);
+    const reuse = s.cache === false ? 0 : Math.min(commonPrefix(held, prompt), prompt.length - 1);
+    assert.equal(r.timings.promptTokens, prompt.length, `step ${i}`);
+    assert.equal(r.timings.reusedTokens, reuse, `step ${i}`);
+    assert.equal(r.timings.prefillTokens, prompt.length - reuse, `step ${i}`);
+    prefilled.push(r.timings.prefillTokens);
+    assert.equal(r.reason, 'length');
+    assert.equal(r.timings.decodeTokens, 4);
+    // The slot now holds the prompt and every generated token but the last (never fed back).
+    held = [...prompt, ...tokens.slice(0, -1)];
+    const stats = await client.stats();
+    assert.equal(stats.slots.find((x) => x.name === 'complete')!.tokens, held.length, `step ${i}`);
+    if (i === 0) {
+      const want = await greedy(model, prompt, 4);
+      assert.deepEqual(tokens, want.tokens);
+      assert.equal(r.text, want.text);
+    }
+  }
+  // A keystroke on the cursor line re-runs a token or two; a repeated prompt only its last token.
+  assert.ok(prefilled[1] <= 2 && prefilled[3] === 1 && prefilled[4] === fimPrompt(steps[4].prefix, suffix).length, prefilled.join(' '));
+});
+
+test('chat and completion keep separate slots: neither evicts the other', async () => {
+  const messages = [{ role: 'user' as const, content: 'Write a function that adds two numbers.' }];
+  const prompt = chatPrompt(messages);
+  const c1 = done(await client.chat({ messages, maxTokens: 6 }).result);
+  const want = await greedy(model, prompt, 6);
+  assert.equal(c1.text, want.text);
+  assert.equal(c1.timings.promptTokens, prompt.length);
+
+  const prefix = 'class Stack:\n    def push(self, x):\n        self.items.app';
+  const a = done(await client.complete({ prefix, suffix: '\n', maxTokens: 3 }).result);
+  const c2 = done(await client.chat({ messages, maxTokens: 6 }).result);
+  assert.equal(c2.timings.prefillTokens, 1, 'the chat slot still holds the whole conversation');
+  assert.equal(c2.text, c1.text);
+  const b = done(await client.complete({ prefix: prefix + 'e', suffix: '\n', maxTokens: 3 }).result);
+  assert.ok(a.timings.prefillTokens > 10);
+  assert.ok(b.timings.prefillTokens <= 3, `completion after a chat prefilled ${b.timings.prefillTokens}`);
+
+  // Explain goes through the chat template and the chat slot.
+  const code = 'def add(a, b):\n    return a + b\n';
+  const ex = done(await client.explain({ code, language: 'python', maxTokens: 3 }).result);
+  assert.equal(ex.reason, 'length');
+  assert.ok(ex.timings.promptTokens > enc(code).length + 10);
+  const stats = await client.stats();
+  assert.equal(stats.slots.find((x) => x.name === 'chat')!.tokens, ex.timings.promptTokens + 2);
+});
+
+test('a completion that arrives during a chat runs first; the chat resumes unchanged', async () => {
+  const messages = [{ role: 'user' as const, content: 'Explain recursion in one sentence.' }];
+  const want = await greedy(model, chatPrompt(messages), 12);
+  const order: string[] = [];
+  let completion: Promise<DoneResponse | ErrorResponse> | undefined;
+  const chat = client.chat({ messages, maxTokens: 12 }, () => {
+    completion ??= client.complete({ prefix: 'let x = ', suffix: ';\n', maxTokens: 3 }).result.then((r) => (order.push('completion'), r));
+  });
+  const c = done(await chat.result.then((r) => (order.push('chat'), r)));
+  done(await completion!);
+  assert.deepEqual(order, ['completion', 'chat']);
+  assert.equal(c.text, want.text);
+});
+
+test('storm: hundreds of rapid completions end with exactly one answer each, the last one complete', async () => {
+  const finals = new Map<string, number>();
+  const late: string[] = [];
+  const onMessage = (r: Response) => {
+    if (r.type === 'hello' || r.id === null) return;
+    if (finals.has(r.id)) late.push(`${r.type} after the final message of ${r.id}`);
+    if (r.type === 'done' || r.type === 'error') finals.set(r.id, (finals.get(r.id) ?? 0) + 1);
+  };
+  client.on('message', onMessage);
+  const base = 'function fib(n) {\n  if (n < 2) return n;\n  return ';
+  const text = 'fib(n - 1) + fib(n - 2);\n}\n'.repeat(12);
+  const handles = [];
+  for (let i = 1; i <= 300; i++) handles.push(client.complete({ prefix: base + text.slice(0, i), suffix: '\n', maxTokens: 6 }));
+  const results = await Promise.all(handles.map((h) => h.result));
+  client.off('message', onMessage);
+  assert.deepEqual(late, []);
+  for (const h of handles) assert.equal(finals.get(h.id), 1, `${h.id} got ${finals.get(h.id)} final messages`);
+  const last = done(results.pop()!);
+  assert.equal(last.reason, 'length');
+  for (const r of results) assert.equal(done(r).reason, 'superseded');
+  const want = await greedy(model, fimPrompt(base + text.slice(0, 300), '\n'), 6);
+  assert.equal(last.text, want.text);
+  const stats = await client.stats();
+  assert.equal(stats.active, 0, 'no request left open in the server');
+  assert.equal(client.inFlight, 0, 'no request left open in the client');
+});
+
+test('cancel stops a chat at a token boundary with reason cancelled', async () => {
+  let n = 0;
+  const h = client.chat({ messages: [{ role: 'user', content: 'Count to one hundred.' }], maxTokens: 200 }, () => {
+    if (++n === 2) h.cancel();
+  });
+  const r = done(await h.result);
+  assert.equal(r.reason, 'cancelled');
+  // The cancel lands a token or two after it was sent, never 200 tokens later.
+  assert.ok(r.timings.decodeTokens >= 2 && r.timings.decodeTokens < 10, `${r.timings.decodeTokens} tokens`);
+});
+
+test('limits: stop strings, time budget, trimmed long documents, refused long chats', async () => {
+  const prefix = 'import math\n\ndef area(r):\n    return ';
+  const full = done(await client.complete({ prefix, suffix: '\n', maxTokens: 10 }).result);
+  const k = Math.floor(full.text.length / 2);
+  const stop = full.text.slice(k, k + 2);
+  const stopped = done(await client.complete({ prefix, suffix: '\n', maxTokens: 10, stop: ['@@never@@', stop] }).result);
+  assert.equal(stopped.reason, 'stop');
+  assert.equal(stopped.text, full.text.slice(0, full.text.indexOf(stop)));
+
+  const timed = done(await client.complete({ prefix, suffix: '\n', maxTokens: 400, timeBudgetMs: 30, cache: false }).result);
+  assert.equal(timed.reason, 'time');
+  assert.ok(timed.timings.decodeTokens < 100, `${timed.timings.decodeTokens} tokens in a 30 ms budget`);
+
+  const lines = Array.from({ length: 3000 }, (_, i) => `x${i} = ${i} * ${i}\n`).join('');
+  const long = done(await client.complete({ prefix: lines + 'y = ', suffix: lines, maxTokens: 8 }).result);
+  assert.ok(long.timings.trimmedChars > lines.length, `trimmed ${long.timings.trimmedChars}`);
+  assert.ok(long.timings.promptTokens <= N_CTX - 8, `${long.timings.promptTokens} prompt tokens`);
+  assert.equal(long.reason, 'length');
+
+  const chat = await client.chat({ messages: [{ role: 'user', content: 'word '.repeat(N_CTX) }], maxTokens: 8 }).result;
+  assert.equal(chat.type, 'error');
+  const e = chat as ErrorResponse;
+  assert.equal(e.code, 'context-overflow');
+  assert.equal(e.available, N_CTX);
+  assert.ok(e.needed! > N_CTX && /over the context of 512 tokens/.test(e.message));
+});
+
+test('kill -9 mid-stream: the request gets an error, the process restarts, reloads and answers correctly', async () => {
+  const pid = client.pid!;
+  const prefix = 'def greet(name):\n    return "Hello, " + ';
+  const exited = once(client, 'exit') as Promise<[ExitInfo]>;
+  const reloaded = once(client, 'loaded') as Promise<[LoadReport]>;
+  const h = client.complete({ prefix, suffix: '\n', maxTokens: 100 }, () => process.kill(pid, 'SIGKILL'));
+  const r = await h.result;
+  assert.equal(r.type, 'error');
+  assert.equal((r as ErrorResponse).code, 'process-exited');
+  assert.match((r as ErrorResponse).message, /killed by SIGKILL/);
+  const [info] = await exited;
+  assert.equal(info.signal, 'SIGKILL');
+  assert.equal(info.pid, pid);
+  assert.ok(info.restartInMs !== undefined);
+  const [report] = await reloaded;
+  assert.equal(report.model, model);
+  assert.notEqual(client.pid, pid);
+  const again = done(await client.complete({ prefix, suffix: '\n', maxTokens: 5 }).result);
+  const want = await greedy(model, fimPrompt(prefix, '\n'), 5);
+  assert.equal(again.text, want.text);
+  assert.equal(again.timings.reusedTokens, 0, 'a fresh process starts with an empty cache');
+});
+
+test('the bare process: handshake version check and malformed messages', async () => {
+  const child = fork(serverPath, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const messages: Response[] = [];
+  child.on('message', (m) => messages.push(m as Response));
+  const next = async (): Promise<Response> => {
+    while (!messages.length) await new Promise((r) => setTimeout(r, 5));
+    return messages.shift()!;
+  };
+  assert.deepEqual(await next(), { type: 'hello', version: PROTOCOL_VERSION, pid: child.pid });
+  child.send({ type: 'complete', id: 'q1', prefix: 7, suffix: '', maxTokens: 1 });
+  assert.deepEqual(await next(), { type: 'error', id: 'q1', code: 'bad-request', message: 'complete request: field "prefix" must be a string of at most 67108864 characters, got number 7' });
+  child.send({ nonsense: true });
+  const e = await next();
+  assert.ok(e.type === 'error' && e.id === null && e.code === 'bad-request');
+  child.send({ type: 'stats', id: 's' });
+  const s = await next();
+  assert.ok(s.type === 'stats' && s.stats.model === null && s.stats.active === 0);
+  const exit = once(child, 'exit');
+  child.send({ type: 'hello', version: PROTOCOL_VERSION + 1 });
+  const v = await next();
+  assert.ok(v.type === 'error' && v.code === 'version-mismatch');
+  assert.deepEqual(await exit, [1, null]);
+});
+
+test('close: the process answers what is in flight, says bye and exits', async () => {
+  const h = client.chat({ messages: [{ role: 'user', content: 'Tell a long story.' }], maxTokens: 300 });
+  const pid = client.pid!;
+  await new Promise((r) => setTimeout(r, 50));
+  await client.close();
+  const r = await h.result;
+  assert.ok(r.type === 'done' && r.reason === 'cancelled', JSON.stringify(r));
+  assert.throws(() => process.kill(pid, 0), /ESRCH/);
+});
