@@ -78,7 +78,7 @@ export function allocTensor(gpu: Gpu, name: string, type: GGMLType, dims: number
 export class Uploader {
   private pending = 0;
 
-  constructor(private readonly gpu: Gpu, private readonly chunkBytes = 4 << 20, private readonly windowBytes = 64 << 20) {}
+  constructor(private readonly gpu: Gpu, private readonly chunkBytes = 4 << 20, private readonly windowBytes = 32 << 20) {}
 
   /** Copies the tensor's bytes, read by `read(start, length)` from its source, into its parts. */
   async upload(t: GpuTensor, read: (start: number, length: number) => Uint8Array, onBytes?: (n: number) => void): Promise<void> {

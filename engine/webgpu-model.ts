@@ -12,7 +12,6 @@ import { allocTensor, tensorDeviceBytes, Uploader, type GpuTensor } from './gpu-
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
 import { dequantize } from './quant.js';
 import { sampleLogits } from './reference.js';
-import { Add } from '../kernels/add.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../kernels/attention.js';
 import { Embedding } from '../kernels/embed.js';
 import { kvElementBytes } from '../kernels/kv.js';
@@ -61,21 +60,26 @@ export interface WebGpuLoadReport {
   loadMs: number;
 }
 
+/**
+ * A projection into one activation buffer: a single matmul when its weights share a type (Q, K and
+ * V rows, or gate and up rows, concatenated into one tensor at load), else one matmul per weight,
+ * each writing its columns of the same rows.
+ */
+interface Projection { pieces: { weight: GpuTensor; bias?: GPUBuffer; yOffset: number }[]; yStride: number }
+
 interface LayerWeights {
-  attnNorm: GPUBuffer;
-  wq: GpuTensor; wk: GpuTensor; wv: GpuTensor; wo: GpuTensor;
-  bq?: GPUBuffer; bk?: GPUBuffer; bv?: GPUBuffer; bo?: GPUBuffer;
-  ffnNorm: GPUBuffer;
-  gate: GpuTensor; up: GpuTensor; down: GpuTensor;
-  bGate?: GPUBuffer; bUp?: GPUBuffer; bDown?: GPUBuffer;
+  qkv: Projection;
+  wo: GpuTensor; bo?: GPUBuffer;
+  gateUp: Projection;
+  down: GpuTensor; bDown?: GPUBuffer;
 }
 
 /** Activation buffers of one step, sized for `t` tokens. */
 function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, number> {
   const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
   return {
-    tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, q: t * q * 4, k: t * kv * 4, v: t * kv * 4, attn: t * q * 4,
-    proj: t * c.nEmbd * 4, gate: t * c.nFf * 4, up: t * c.nFf * 4, xLast: c.nEmbd * 4, hLast: c.nEmbd * 4,
+    tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
+    proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4, hLast: c.nEmbd * 4,
     logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
   };
 }
@@ -94,7 +98,7 @@ function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTenso
     throw new GpuError(`${path}: a ${nCtx}-position KV cache layer (${kvBinding} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes; use a smaller context`);
   }
   // Fewer tokens per chunk when the widest activation would not fit one binding.
-  const widest = Math.max(c.nFf, c.nHead * c.headDim, c.nEmbd) * 4;
+  const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
   const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(lim.maxStorageBufferBindingSize / widest)));
   const sizes = scratchSizes(c, chunk, nCtx);
   for (const [name, bytes] of Object.entries(sizes)) {
@@ -103,6 +107,32 @@ function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTenso
   const part = attentionPartialBytes(c);
   const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
   return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Reads byte ranges of several sources laid end to end. */
+function concatenated(reads: ((start: number, length: number) => Uint8Array)[], sizes: number[]): (start: number, length: number) => Uint8Array {
+  return (start, length) => {
+    const out = new Uint8Array(length);
+    let base = 0, done = 0;
+    for (let i = 0; i < reads.length && done < length; base += sizes[i++]) {
+      const from = start + done - base;
+      if (from >= sizes[i]) continue;
+      const n = Math.min(sizes[i] - from, length - done);
+      out.set(reads[i](from, n), done);
+      done += n;
+    }
+    return out;
+  };
 }
 
 const GiB = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
@@ -123,15 +153,15 @@ export class WebGpuModel implements Backend {
     private readonly b: Record<keyof ReturnType<typeof scratchSizes>, GPUBuffer>,
     private readonly layers: LayerWeights[],
     private readonly output: GpuTensor,
-    private readonly outputNorm: RmsNorm,
     private readonly matmul: MatmulKernels,
     private readonly embed: Embedding,
-    private readonly norms: { attn: RmsNorm; ffn: RmsNorm }[],
+    /** The first layer's attention norm; then per layer the norms after its two residual adds. */
+    private readonly firstNorm: RmsNorm,
+    private readonly norms: { ffn: RmsNorm; next: RmsNorm }[],
     private readonly ropes: Rope[][],
     private readonly attns: Attention[][],
     private readonly ropeParams: RopeParams,
     private readonly attnParams: AttentionParams,
-    private readonly residual: Add,
     private readonly swiglu: SiluMul,
     private readonly sampler: DeviceSampler,
     private readonly logitsStaging: GPUBuffer,
@@ -178,42 +208,58 @@ export class WebGpuModel implements Backend {
       opts.onProgress?.(loaded, total);
     };
     const up = new Uploader(gpu);
+    const read = (t: GGUFTensorInfo) => (s: number, n: number) => readTensorBytes(g, t, s, n);
     const matrix = async (name: string): Promise<GpuTensor> => {
       const t = tensors.get(name)!;
       const w = allocTensor(gpu, name, t.type, t.dims);
-      await up.upload(w, (s, n) => readTensorBytes(g, t, s, n), progress);
+      await up.upload(w, read(t), progress);
       return w;
     };
-    const vector = (name: string): GPUBuffer => {
+    const f32 = (name: string) => {
       const t = tensors.get(name)!;
-      const f = dequantize(t.type, readTensorBytes(g, t), t.nelements);
-      const b = gpu.buffer(name, f.byteLength, 'weights');
-      gpu.write(b, f);
       progress(t.nbytes);
+      return dequantize(t.type, readTensorBytes(g, t), t.nelements);
+    };
+    const vector = (data: Float32Array, label: string): GPUBuffer => {
+      const b = gpu.buffer(label, data.byteLength, 'weights');
+      gpu.write(b, data);
       return b;
     };
-    const opt = (name: string, present: boolean) => (present ? vector(name) : undefined);
+    const opt = (name: string, present: boolean) => (present ? vector(f32(name), name) : undefined);
+    // Row-concatenated matrices (and their biases) become one projection when their types match.
+    const projection = async (label: string, names: string[], biases: string[] | undefined): Promise<Projection> => {
+      const infos = names.map((n) => tensors.get(n)!);
+      const widths = infos.map((t) => t.dims[1]);
+      const yStride = widths.reduce((a, b) => a + b, 0);
+      const offsets = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+      if (infos.every((t) => t.type === infos[0].type)) {
+        const w = allocTensor(gpu, label, infos[0].type, [infos[0].dims[0], yStride]);
+        await up.upload(w, concatenated(infos.map(read), infos.map((t) => t.nbytes)), progress);
+        const bias = biases && vector(concat(biases.map(f32)), `${label} bias`);
+        return { pieces: [{ weight: w, bias, yOffset: 0 }], yStride };
+      }
+      const pieces = [];
+      for (let i = 0; i < names.length; i++) pieces.push({ weight: await matrix(names[i]), bias: biases && vector(f32(biases[i]), biases[i]), yOffset: offsets[i] });
+      return { pieces, yStride };
+    };
     const tokEmbd = await matrix(tensorName.tokenEmbd);
     const layers: LayerWeights[] = [];
+    const attnNorms: GPUBuffer[] = [], ffnNorms: GPUBuffer[] = [];
     for (let l = 0; l < c.nLayer; l++) {
+      attnNorms.push(vector(f32(tensorName.attnNorm(l)), tensorName.attnNorm(l)));
+      ffnNorms.push(vector(f32(tensorName.ffnNorm(l)), tensorName.ffnNorm(l)));
       layers.push({
-        attnNorm: vector(tensorName.attnNorm(l)),
-        wq: await matrix(tensorName.attnQ(l)), wk: await matrix(tensorName.attnK(l)), wv: await matrix(tensorName.attnV(l)), wo: await matrix(tensorName.attnOutput(l)),
-        bq: opt(tensorName.attnQBias(l), c.bias.qkv), bk: opt(tensorName.attnKBias(l), c.bias.qkv), bv: opt(tensorName.attnVBias(l), c.bias.qkv),
-        bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
-        ffnNorm: vector(tensorName.ffnNorm(l)),
-        gate: await matrix(tensorName.ffnGate(l)), up: await matrix(tensorName.ffnUp(l)), down: await matrix(tensorName.ffnDown(l)),
-        bGate: opt(tensorName.ffnGateBias(l), c.bias.ffn), bUp: opt(tensorName.ffnUpBias(l), c.bias.ffn), bDown: opt(tensorName.ffnDownBias(l), c.bias.ffn),
+        qkv: await projection(`blk.${l}.attn_qkv`, [tensorName.attnQ(l), tensorName.attnK(l), tensorName.attnV(l)],
+          c.bias.qkv ? [tensorName.attnQBias(l), tensorName.attnKBias(l), tensorName.attnVBias(l)] : undefined),
+        wo: await matrix(tensorName.attnOutput(l)), bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
+        gateUp: await projection(`blk.${l}.ffn_gate_up`, [tensorName.ffnGate(l), tensorName.ffnUp(l)],
+          c.bias.ffn ? [tensorName.ffnGateBias(l), tensorName.ffnUpBias(l)] : undefined),
+        down: await matrix(tensorName.ffnDown(l)), bDown: opt(tensorName.ffnDownBias(l), c.bias.ffn),
       });
     }
     const output = c.tiedEmbeddings ? tokEmbd : await matrix(tensorName.output);
-    const outNormW = vector(tensorName.outputNorm);
-    let freqFactors: Float32Array | undefined;
-    if (c.ropeFreqs) {
-      const t = tensors.get(tensorName.ropeFreqs)!;
-      freqFactors = dequantize(t.type, readTensorBytes(g, t), t.nelements);
-      progress(t.nbytes);
-    }
+    const outNormW = vector(f32(tensorName.outputNorm), tensorName.outputNorm);
+    const freqFactors = c.ropeFreqs ? f32(tensorName.ropeFreqs) : undefined;
     await up.flush();
 
     // KV caches: one K and one V buffer per layer and sequence.
@@ -233,23 +279,24 @@ export class WebGpuModel implements Backend {
     const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
 
     const types = new Set<GGMLType>([output.type]);
-    for (const L of layers) for (const w of [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]) types.add(w.type);
-    const [matmul, embed, outputNorm, residual, swiglu, sampler] = await Promise.all([
+    for (const L of layers) for (const w of [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down]) types.add(w.type);
+    const norm = (w: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: b.x, w, y: b.h, residual }, c.nEmbd, c.rmsEps);
+    const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
       MatmulKernels.create(gpu, types),
       Embedding.create(gpu, tokEmbd, b.tokens, b.x),
-      RmsNorm.create(gpu, { x: b.xLast, w: outNormW, y: b.hLast }, c.nEmbd, c.rmsEps),
-      Add.residual(gpu, b.x, b.proj, c.nEmbd),
-      SiluMul.create(gpu, b.gate, b.up, c.nFf),
+      norm(attnNorms[0]),
+      SiluMul.create(gpu, b.gu, b.act, c.nFf),
       DeviceSampler.create(gpu, b.logits, c.nVocab),
     ]);
-    const norms = await Promise.all(layers.map(async (L) => ({
-      attn: await RmsNorm.create(gpu, { x: b.x, w: L.attnNorm, y: b.h }, c.nEmbd, c.rmsEps),
-      ffn: await RmsNorm.create(gpu, { x: b.x, w: L.ffnNorm, y: b.h }, c.nEmbd, c.rmsEps),
+    // After the last layer, the output norm (for every row; the logits take the last).
+    const norms = await Promise.all(layers.map(async (_, l) => ({
+      ffn: await norm(ffnNorms[l], b.proj),
+      next: await norm(l + 1 < c.nLayer ? attnNorms[l + 1] : outNormW, b.proj),
     })));
     const ropes: Rope[][] = [], attns: Attention[][] = [];
     for (let l = 0; l < c.nLayer; l++) {
-      ropes.push(await Promise.all(kCache[l].map((k, s) => Rope.create(gpu, ropeParams, { q: b.q, k: b.k, v: b.v, angles: b.angles, kCache: k, vCache: vCache[l][s] }))));
-      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, { q: b.q, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML }))));
+      ropes.push(await Promise.all(kCache[l].map((k, s) => Rope.create(gpu, ropeParams, { qkv: b.qkv, angles: b.angles, kCache: k, vCache: vCache[l][s] }))));
+      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, { qkv: b.qkv, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML }))));
     }
     const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     await gpu.done();
@@ -260,8 +307,8 @@ export class WebGpuModel implements Backend {
       fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
     };
-    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, outputNorm, matmul, embed, norms, ropes, attns,
-      ropeParams, attnParams, residual, swiglu, sampler, staging('logits readback', c.nVocab * 4), staging('token readback', 4), report);
+    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, matmul, embed, firstNorm, norms, ropes, attns,
+      ropeParams, attnParams, swiglu, sampler, staging('logits readback', c.nVocab * 4), staging('token readback', 4), report);
   }
 
   /** What was loaded and where the device memory went. */
@@ -356,12 +403,13 @@ export class WebGpuModel implements Backend {
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
       let pass = enc.beginComputePass({ label: 'layers' });
       this.embed.record(pass, m);
+      this.firstNorm.record(pass, m);
       for (let l = 0; l < c.nLayer; l++) this.recordLayer(pass, l, seq, m, plan);
       pass.end();
       if (last) {
-        enc.copyBufferToBuffer(this.b.x, (m - 1) * c.nEmbd * 4, this.b.xLast, 0, c.nEmbd * 4);
+        // h holds the output norm of every row; the logits need the last.
+        enc.copyBufferToBuffer(this.b.h, (m - 1) * c.nEmbd * 4, this.b.hLast, 0, c.nEmbd * 4);
         pass = enc.beginComputePass({ label: 'logits' });
-        this.outputNorm.record(pass, 1);
         this.matmul.matmul(pass, { weight: this.output, x: this.b.hLast, y: this.b.logits, n: 1 });
         pass.end();
         finish(enc);
@@ -373,20 +421,19 @@ export class WebGpuModel implements Backend {
 
   private recordLayer(pass: GPUComputePassEncoder, l: number, seq: number, n: number, plan: AttentionPlan): void {
     const L = this.layers[l], b = this.b, mm = this.matmul;
-    this.norms[l].attn.record(pass, n);
-    mm.matmul(pass, { weight: L.wq, x: b.h, y: b.q, n, bias: L.bq });
-    mm.matmul(pass, { weight: L.wk, x: b.h, y: b.k, n, bias: L.bk });
-    mm.matmul(pass, { weight: L.wv, x: b.h, y: b.v, n, bias: L.bv });
+    const project = (p: Projection, x: GPUBuffer, y: GPUBuffer) => {
+      for (const q of p.pieces) mm.matmul(pass, { weight: q.weight, x, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride });
+    };
+    // h holds this layer's attention norm of x.
+    project(L.qkv, b.h, b.qkv);
     this.ropes[l][seq].record(pass, n);
     this.attns[l][seq].record(pass, plan);
     mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo });
-    this.residual.record(pass, n);
     this.norms[l].ffn.record(pass, n);
-    mm.matmul(pass, { weight: L.gate, x: b.h, y: b.gate, n, bias: L.bGate });
-    mm.matmul(pass, { weight: L.up, x: b.h, y: b.up, n, bias: L.bUp });
+    project(L.gateUp, b.h, b.gu);
     this.swiglu.record(pass, n);
-    mm.matmul(pass, { weight: L.down, x: b.gate, y: b.proj, n, bias: L.bDown });
-    this.residual.record(pass, n);
+    mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown });
+    this.norms[l].next.record(pass, n);
   }
 
   private async readLogits(): Promise<Float32Array> {

@@ -47,6 +47,7 @@ function reference(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float
 const cases = [
   { name: 'prefill from 0, GQA 3', nHead: 6, nHeadKv: 2, headDim: 20, steps: [[37, 0]] },
   { name: 'prefill chunk after a prefix, MHA', nHead: 3, nHeadKv: 3, headDim: 64, steps: [[21, 150]] },
+  { name: 'prefill, head dim 128, GQA 4', nHead: 8, nHeadKv: 2, headDim: 128, steps: [[40, 70], [9, 110]] },
   { name: 'decode over split keys, GQA 7', nHead: 14, nHeadKv: 2, headDim: 64, steps: [[1, 700], [1, 5], [1, 129]] },
   { name: 'short multi-token steps over split keys, GQA 4', nHead: 8, nHeadKv: 2, headDim: 128, steps: [[3, 300], [8, 517]] },
 ];
@@ -63,16 +64,20 @@ for (const cs of cases) {
     const params = new AttentionParams(gpu, shape);
     const part = attentionPartialBytes(shape);
     const maxTok = Math.max(...cs.steps.map((s) => s[0]));
-    const q = storage(gpu, 'q', new Float32Array(maxTok * cs.nHead * D));
+    // Q heads sit in rows of Q, K and V heads; K and V are garbage here (read from the cache).
+    const row = (cs.nHead + 2 * cs.nHeadKv) * D;
+    const qkv = storage(gpu, 'qkv', new Float32Array(maxTok * row));
     const out = poisoned(gpu, 'out', (maxTok + 1) * cs.nHead * D * 4);
     const attn = await Attention.create(gpu, params, {
-      q, kCache: storage(gpu, 'k', k.bytes), vCache: storage(gpu, 'v', v.bytes), out,
+      qkv, kCache: storage(gpu, 'k', k.bytes), vCache: storage(gpu, 'v', v.bytes), out,
       partO: poisoned(gpu, 'partial o', part.o), partML: poisoned(gpu, 'partial ml', part.ml),
     });
     for (const [nTok, pos] of cs.steps) {
       // Large scores make the online softmax's rescaling matter.
-      const q0 = randomF32(nTok * cs.nHead * D, rand, 3);
-      gpu.write(q, q0);
+      const qkv0 = randomF32(nTok * row, rand, 3);
+      gpu.write(qkv, qkv0);
+      const q0 = new Float32Array(nTok * cs.nHead * D);
+      for (let t = 0; t < nTok; t++) q0.set(qkv0.subarray(t * row, t * row + cs.nHead * D), t * cs.nHead * D);
       const plan = params.plan(nTok, pos);
       submitPass(gpu, 'attention', (pass) => attn.record(pass, plan));
       const got = await readF32(gpu, out, (maxTok + 1) * cs.nHead * D);

@@ -1,9 +1,10 @@
-// Causal GQA attention over the VRAM KV cache. Prefill steps tile the queries (TQ rows per
-// workgroup); decode steps (a few tokens) also split the keys across workgroups, flash-decoding
-// style, and merge the splits in a second dispatch.
+// Causal GQA attention over the VRAM KV cache. Decode steps (a few tokens) split the keys across
+// workgroups, flash-decoding style, and merge the splits in a second dispatch (attention.wgsl);
+// prefill steps tile the queries with register-blocked workgroups (attention-prefill.wgsl).
 import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
 import { kvPrelude } from './kv.js';
 import src from './attention.wgsl';
+import prefillSrc from './attention-prefill.wgsl';
 
 const WG = 64;
 /** Steps of at most this many tokens split the keys. */
@@ -40,6 +41,22 @@ function code(gpu: Gpu, d: number, t: Tiling): string {
   return `${kvPrelude(gpu)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${src}`;
 }
 
+/** The largest prefill tiles (TQ a multiple of 16, TK of 8) whose workgroup memory fits the device. */
+function prefillTiling(gpu: Gpu, d: number): Tiling {
+  const qs = d / 4 + 1;
+  const bytes = (t: Tiling) => (t.tq + t.tk) * qs * 16 + (t.tq * t.tk + 10 * t.tq) * 4;
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+  const t = [{ tq: 32, tk: 32 }, { tq: 32, tk: 16 }, { tq: 16, tk: 16 }, { tq: 16, tk: 8 }].find((x) => bytes(x) <= limit);
+  if (!t) throw new GpuError(`attention: head dimension ${d} needs more workgroup memory than the device's ${limit} bytes`);
+  return t;
+}
+
+function prefillCode(gpu: Gpu, d: number, t: Tiling): string {
+  const d4 = d / 4;
+  const consts = { D4: d4, TQ: t.tq, TK: t.tk, RQ: t.tq / 16, RK: t.tk / 8, RJ: Math.ceil(d4 / 8) };
+  return kvPrelude(gpu) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + prefillSrc;
+}
+
 export interface AttentionPlan {
   nTokens: number;
   nSplits: number;
@@ -49,12 +66,12 @@ export interface AttentionPlan {
 /** The step-dependent uniform, shared by every layer and sequence. */
 export class AttentionParams {
   readonly buffer: GPUBuffer;
-  private readonly data = new ArrayBuffer(32);
+  private readonly data = new ArrayBuffer(36);
 
   constructor(private readonly gpu: Gpu, readonly shape: AttentionShape) {
     if (shape.headDim % 4 !== 0) throw new GpuError(`attention: head dimension ${shape.headDim} must be a multiple of 4`);
     if (shape.nHead % shape.nHeadKv !== 0) throw new GpuError(`attention: ${shape.nHead} heads are not a multiple of ${shape.nHeadKv} kv heads`);
-    new Uint32Array(this.data).set([0, 0, 1, 0, shape.nHead, shape.nHeadKv, shape.ctx]);
+    new Uint32Array(this.data).set([0, 0, 1, 0, shape.nHead, shape.nHeadKv, shape.ctx, 0, shape.headDim / 4]);
     new Float32Array(this.data)[7] = shape.scale;
     this.buffer = gpu.uniform('attention params', this.data);
   }
@@ -82,8 +99,8 @@ export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'hea
 }
 
 export interface AttentionBuffers {
-  /** [tokens, nHead, headDim] f32, already rotated. */
-  q: GPUBuffer;
+  /** [tokens, nHead + 2 nHeadKv, headDim] f32: each token's Q heads (already rotated), then K and V. */
+  qkv: GPUBuffer;
   /** [nHeadKv, ctx, headDim] kv_t each. */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
@@ -108,17 +125,17 @@ export class Attention {
     const s = params.shape;
     const d = s.headDim;
     const group = s.nHead / s.nHeadKv;
-    const pre = tiling(gpu, d, 16, 32);
+    const pre = prefillTiling(gpu, d);
     const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
     const [p1, p2, p3] = await Promise.all([
-      gpu.pipeline({ label: 'attention prefill', code: code(gpu, d, pre) }),
+      gpu.pipeline({ label: 'attention prefill', code: prefillCode(gpu, d, pre) }),
       gpu.pipeline({ label: 'attention decode', code: code(gpu, d, dec) }),
       gpu.pipeline({ label: 'attention combine', code: code(gpu, d, dec), entryPoint: 'combine' }),
     ]);
-    const all = [b.q, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
+    const all = [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
     return new Attention(
       s,
-      new Dispatch(p1, gpu.bindGroup('attention prefill', p1, all)), pre.tq,
+      new Dispatch(p1, gpu.bindGroup('attention prefill', p1, [b.qkv, b.kCache, b.vCache, b.out, undefined, undefined, params.buffer])), pre.tq,
       new Dispatch(p2, gpu.bindGroup('attention decode', p2, all)), dec.tq,
       new Dispatch(p3, gpu.bindGroup('attention combine', p3, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
     );

@@ -17,9 +17,13 @@ struct Params {
   // Cache positions per kv head.
   ctx: u32,
   scale: f32,
+  // D4 again: a loop bound the shader compiler cannot unroll (full unrolling made lavapipe's
+  // compile take tens of seconds).
+  d4: u32,
 }
 
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
+// Each token's row holds its Q heads, then K and V heads (which this kernel reads from the cache).
+@group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> k_cache: array<vec4<kv_t>>;
 @group(0) @binding(2) var<storage, read> v_cache: array<vec4<kv_t>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
@@ -53,7 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let row = row0 + i / D4;
     var x = vec4<f32>(0.0);
     if (row < n_rows) {
-      x = q[((row / g) * p.n_head + hk * g + row % g) * D4 + i % D4] * p.scale;
+      x = qkv[(row / g) * (p.n_head + 2u * p.n_kv) * D4 + (hk * g + row % g) * D4 + i % D4] * p.scale;
     }
     qs[i] = x;
   }
@@ -82,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var s = NEG;
       if (row < n_rows && c < nk && kb + c <= p.pos + row / g) {
         var d = vec4<f32>(0.0);
-        for (var j = 0u; j < D4; j++) {
+        for (var j = 0u; j < p.d4; j++) {
           d = fma(qs[r * D4 + j], kvs[c * D4 + j], d);
         }
         s = d.x + d.y + d.z + d.w;

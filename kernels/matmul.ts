@@ -65,13 +65,19 @@ export interface MatmulArgs extends MatvecArgs {
 export interface MatmulOptions {
   /** Use subgroup operations in matvec (default: when the device has them). */
   subgroups?: boolean;
-  /** Matvec invocations per workgroup, a power of two (default 64). */
-  matvecThreads?: number;
-  /** Matvec rows per workgroup (default 4). */
-  matvecRows?: number;
 }
 
-interface Pipelines { matvec: GPUComputePipeline; matmul: GPUComputePipeline }
+// Matvec workgroup shapes: T invocations (a power of two) over the row, R rows. Picked per weight
+// part from H200 timings: many rows want several rows per workgroup (151936 x 1536 Q4_0: 110 us
+// against 205 us with one), fewer rows as many workgroups as possible.
+const MATVEC_SHAPES = { wide: { t: 32, r: 4 }, small: { t: 32, r: 1 } };
+type MatvecShape = keyof typeof MATVEC_SHAPES;
+
+function matvecShape(rows: number): MatvecShape {
+  return rows >= 8192 ? 'wide' : 'small';
+}
+
+interface Pipelines { matvec: Record<MatvecShape, GPUComputePipeline>; matmul: GPUComputePipeline }
 
 /** dequant8.wgsl and `body` for one weight type, after `prelude` lines. */
 function kernelSource(type: GGMLType, body: string, prelude: string[] = []): string {
@@ -95,7 +101,7 @@ export class MatmulKernels {
   private readonly slot: number;
   private readonly noBias: GPUBuffer;
 
-  private constructor(private readonly gpu: Gpu, private readonly pipelines: Map<GGMLType, Pipelines>, private readonly rowsPerGroup: number) {
+  private constructor(private readonly gpu: Gpu, private readonly pipelines: Map<GGMLType, Pipelines>) {
     this.slot = Math.max(64, gpu.limits.minUniformBufferOffsetAlignment);
     this.noBias = gpu.buffer('matmul no-bias', 16, 'scratch');
   }
@@ -104,33 +110,34 @@ export class MatmulKernels {
   static async create(gpu: Gpu, types: Iterable<GGMLType>, o: MatmulOptions = {}): Promise<MatmulKernels> {
     const subgroups = o.subgroups ?? gpu.subgroups;
     if (subgroups && !gpu.subgroups) throw new GpuError('matmul kernels: subgroups requested but the device does not have them');
-    const threads = o.matvecThreads ?? 64, rows = o.matvecRows ?? 4;
-    if (!(threads >= 1 && threads <= gpu.limits.maxComputeInvocationsPerWorkgroup && (threads & (threads - 1)) === 0)) {
-      throw new GpuError(`matmul kernels: ${threads} matvec invocations per workgroup is not a power of two within the device's limit`);
-    }
-    if (!(Number.isInteger(rows) && rows >= 1 && rows <= threads)) throw new GpuError(`matmul kernels: ${rows} matvec rows per workgroup is not within 1..${threads}`);
     const pipelines = new Map<GGMLType, Pipelines>();
     await Promise.all([...new Set(types)].map(async (type) => {
       if (!DECODER[type]) throw new GpuError(`matmul kernels: no GPU kernel for ggml type ${typeName(type)}`);
       const name = typeName(type);
-      const mvPrelude = [subgroups ? 'enable subgroups;' : '', `const T = ${threads}u;`, `const R = ${rows}u;`];
-      const [matvec, matmul] = await Promise.all([
-        gpu.pipeline({ label: `matvec ${name}`, code: kernelSource(type, `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`, mvPrelude) }),
+      const body = `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`;
+      const shapes = Object.entries(MATVEC_SHAPES) as [MatvecShape, { t: number; r: number }][];
+      const [matmul, ...matvec] = await Promise.all([
         gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, matmulSrc) }),
+        ...shapes.map(([shape, { t, r }]) => gpu.pipeline({
+          label: `matvec ${name} ${shape}`,
+          code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`]),
+        })),
       ]);
-      pipelines.set(type, { matvec, matmul });
+      pipelines.set(type, { matmul, matvec: Object.fromEntries(shapes.map(([shape], i) => [shape, matvec[i]])) as Record<MatvecShape, GPUComputePipeline> });
     }));
-    return new MatmulKernels(gpu, pipelines, rows);
+    return new MatmulKernels(gpu, pipelines);
   }
 
   /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
   matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
     const w = a.weight;
-    const pipeline = this.pipelineFor(w).matvec;
+    const pipelines = this.pipelineFor(w).matvec;
     const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
     const maxX = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    pass.setPipeline(pipeline);
     for (const part of w.parts) {
+      const shape = matvecShape(part.rows);
+      const pipeline = pipelines[shape];
+      pass.setPipeline(pipeline);
       const key = ['mv', this.id(part.buffer), this.id(a.x), xOffset, this.id(a.y), yOffset, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
       let bg = this.cache.get(key);
       if (!bg) {
@@ -140,7 +147,7 @@ export class MatmulKernels {
         bg = this.bindGroup(key, pipeline, part.buffer, a, params);
       }
       pass.setBindGroup(0, bg);
-      const blocks = Math.ceil(part.rows / this.rowsPerGroup);
+      const blocks = Math.ceil(part.rows / MATVEC_SHAPES[shape].r);
       const gx = Math.min(blocks, maxX);
       pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx));
     }
@@ -227,7 +234,7 @@ export class MatmulKernels {
 }
 
 export interface MatmulBench {
-  /** Mean time of one product. */
+  /** Time of one product (median over five submissions of `iters` products each). */
   ms: number;
   /** Weight bytes read per second (what bounds decode). */
   gbps: number;
@@ -236,9 +243,9 @@ export interface MatmulBench {
 }
 
 /**
- * Micro benchmark of one rows x cols product over n tokens (n = 1: matvec), `iters` times in one
- * command buffer; the median of five submissions. Weights rotate over enough copies (up to 256) to exceed 192 MB, so repeated products measure
- * device memory rather than a cache.
+ * Micro benchmark (for `npm run bench`, not the tests) of one rows x cols product over n tokens
+ * (n = 1: matvec), `iters` times per command buffer. Weights rotate over enough copies (up to 256) to
+ * exceed 192 MB, so repeated products measure device memory rather than a cache.
  */
 export async function benchMatmul(gpu: Gpu, type: GGMLType, rows: number, cols: number, n: number, iters: number, o: MatmulOptions = {}): Promise<MatmulBench> {
   const kernels = await MatmulKernels.create(gpu, [type], o);

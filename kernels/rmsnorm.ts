@@ -1,17 +1,29 @@
-// RMS norm over rows of a [rows, n] f32 matrix, scaled by an f32 weight.
+// RMS norm over rows of a [rows, n] f32 matrix, scaled by an f32 weight; optionally after adding a
+// residual into the input.
 import { Dispatch, type Gpu } from '../engine/gpu.js';
 import src from './rmsnorm.wgsl';
+
+export interface RmsNormBuffers {
+  x: GPUBuffer;
+  w: GPUBuffer;
+  /** Output; may not alias x. */
+  y: GPUBuffer;
+  /** When given, x += residual (written back to x) before the norm. */
+  residual?: GPUBuffer;
+}
 
 export class RmsNorm {
   private constructor(private readonly d: Dispatch) {}
 
-  /** y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w (y may not alias x). */
-  static async create(gpu: Gpu, b: { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer }, n: number, eps: number): Promise<RmsNorm> {
-    const pipeline = await gpu.pipeline({ label: 'rmsnorm', code: src });
+  /** y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w, after x += residual when given. */
+  static async create(gpu: Gpu, b: RmsNormBuffers, n: number, eps: number): Promise<RmsNorm> {
+    const entryPoint = b.residual ? 'add_norm' : 'main';
+    const pipeline = await gpu.pipeline({ label: `rmsnorm ${entryPoint}`, code: src, entryPoint });
     const params = new ArrayBuffer(8);
     new Uint32Array(params)[0] = n;
     new Float32Array(params)[1] = eps;
-    return new RmsNorm(new Dispatch(pipeline, gpu.bindGroup('rmsnorm', pipeline, [b.x, b.w, b.y, gpu.uniform('rmsnorm params', params)])));
+    const bg = gpu.bindGroup(`rmsnorm ${entryPoint}`, pipeline, [b.x, b.w, b.y, gpu.uniform('rmsnorm params', params), b.residual]);
+    return new RmsNorm(new Dispatch(pipeline, bg));
   }
 
   record(pass: GPUComputePassEncoder, rows: number): void {

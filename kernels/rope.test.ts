@@ -33,20 +33,23 @@ for (const cs of cases) {
     const vCache = poisoned(gpu, 'v cache', nKv * ctx * D * kvBytes);
     // Two steps: a prompt then a short append, so positions come from the uniform.
     for (const [T, pos] of [[5, 0], [3, 200 + Math.floor(rand() * 90)]]) {
-      const q0 = randomF32(T * nHead * D, rand, 2);
-      const k0 = randomF32(T * nKv * D, rand, 2);
-      const v0 = randomF32(T * nKv * D, rand, 2);
-      const q = storage(gpu, 'q', q0);
-      const rope = await Rope.create(gpu, params, { q, k: storage(gpu, 'k', k0), v: storage(gpu, 'v', v0), angles, kCache, vCache });
+      const row = (nHead + 2 * nKv) * D;
+      const qkv0 = randomF32(T * row, rand, 2);
+      const qkv = storage(gpu, 'qkv', qkv0);
+      const rope = await Rope.create(gpu, params, { qkv, angles, kCache, vCache });
       params.setPosition(pos);
       submitPass(gpu, 'rope', (pass) => rope.record(pass, T));
-      const qWant = q0.slice(), kWant = k0.slice();
+      // Expected: Q heads rotated in place (K and V untouched), rotated K and plain V in the cache.
+      const qkvWant = qkv0.slice();
+      const kWant = new Float32Array(T * nKv * D), v0 = new Float32Array(T * nKv * D);
       for (let t = 0; t < T; t++) {
         const a = ropeAngles(c, pos + t, ff);
-        for (let h = 0; h < nHead; h++) applyRope(qWant, (t * nHead + h) * D, cs.neox, a.cos, a.sin);
+        for (let h = 0; h < nHead; h++) applyRope(qkvWant, t * row + h * D, cs.neox, a.cos, a.sin);
+        kWant.set(qkv0.subarray(t * row + nHead * D, t * row + (nHead + nKv) * D), t * nKv * D);
+        v0.set(qkv0.subarray(t * row + (nHead + nKv) * D, (t + 1) * row), t * nKv * D);
         for (let h = 0; h < nKv; h++) applyRope(kWant, (t * nKv + h) * D, cs.neox, a.cos, a.sin);
       }
-      assertClose(await readF32(gpu, q, q0.length), qWant, { abs: 2e-6, rel: 1e-5 }, `q, seed ${seed}`);
+      assertClose(await readF32(gpu, qkv, qkv0.length), qkvWant, { abs: 2e-6, rel: 1e-5 }, `qkv, seed ${seed}`);
       for (const [cache, want, what] of [[kCache, kWant, 'k'], [vCache, v0, 'v']] as const) {
         const bytes = await gpu.read(cache, 0, nKv * ctx * D * kvBytes);
         const all = kvBytes === 2 ? Float32Array.from(new Uint16Array(bytes), f16ToF32) : new Float32Array(bytes);

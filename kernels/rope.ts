@@ -40,11 +40,8 @@ export class RopeParams {
 }
 
 export interface RopeBuffers {
-  /** [tokens, nHead, headDim] f32, rotated in place. */
-  q: GPUBuffer;
-  /** [tokens, nHeadKv, headDim] f32. */
-  k: GPUBuffer;
-  v: GPUBuffer;
+  /** [tokens, nHead + 2 nHeadKv, headDim] f32: Q (rotated in place), K, V heads of each token. */
+  qkv: GPUBuffer;
   /** ropeTable(...) for at least ctx positions. */
   angles: GPUBuffer;
   /** [nHeadKv, ctx, headDim] kv_t each. */
@@ -57,7 +54,7 @@ export class Rope {
 
   static async create(gpu: Gpu, params: RopeParams, b: RopeBuffers): Promise<Rope> {
     const pipeline = await gpu.pipeline({ label: 'rope', code: kvPrelude(gpu) + src });
-    const bg = gpu.bindGroup('rope', pipeline, [b.q, b.k, b.v, b.angles, b.kCache, b.vCache, params.buffer]);
+    const bg = gpu.bindGroup('rope', pipeline, [b.qkv, b.angles, b.kCache, b.vCache, params.buffer]);
     const s = params.shape;
     return new Rope(new Dispatch(pipeline, bg), (s.nHead + s.nHeadKv) * (s.headDim / 2));
   }

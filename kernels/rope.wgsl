@@ -1,4 +1,5 @@
-// RoPE on a step's Q (in place) and K, writing rotated K and V into the sequence's KV cache.
+// RoPE on a step's Q (in place) and K, writing rotated K and V into the sequence's KV cache. Q, K
+// and V sit side by side in each token's row of `qkv` (as the fused projection writes them).
 // Angles come from a table of (cos, sin) per position and pair, computed on the host exactly as the
 // reference computes them (scaling, YaRN and frequency factors included), so no GPU sin/cos of
 // large arguments is involved. One thread per pair of one head of one token.
@@ -14,13 +15,11 @@ struct Params {
   pos: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> angles: array<vec2<f32>>;
-@group(0) @binding(4) var<storage, read_write> k_cache: array<kv_t>;
-@group(0) @binding(5) var<storage, read_write> v_cache: array<kv_t>;
-@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read> angles: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> k_cache: array<kv_t>;
+@group(0) @binding(3) var<storage, read_write> v_cache: array<kv_t>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -39,21 +38,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     a = i;
     b = i + half;
   }
+  // Q heads then K heads; V follows K.
+  let base = (t * (p.n_head + 2u * p.n_kv) + h) * p.dim;
+  let x0 = qkv[base + a];
+  let x1 = qkv[base + b];
+  let r0 = x0 * cs.x - x1 * cs.y;
+  let r1 = x0 * cs.y + x1 * cs.x;
   if (h < p.n_head) {
-    let base = (t * p.n_head + h) * p.dim;
-    let x0 = q[base + a];
-    let x1 = q[base + b];
-    q[base + a] = x0 * cs.x - x1 * cs.y;
-    q[base + b] = x0 * cs.y + x1 * cs.x;
+    qkv[base + a] = r0;
+    qkv[base + b] = r1;
   } else {
-    let hk = h - p.n_head;
-    let src = (t * p.n_kv + hk) * p.dim;
-    let dst = (hk * p.ctx + pos) * p.dim;
-    let x0 = k[src + a];
-    let x1 = k[src + b];
-    k_cache[dst + a] = kv_t(x0 * cs.x - x1 * cs.y);
-    k_cache[dst + b] = kv_t(x0 * cs.y + x1 * cs.x);
-    v_cache[dst + a] = kv_t(v[src + a]);
-    v_cache[dst + b] = kv_t(v[src + b]);
+    let dst = ((h - p.n_head) * p.ctx + pos) * p.dim;
+    k_cache[dst + a] = kv_t(r0);
+    k_cache[dst + b] = kv_t(r1);
+    let vb = base + p.n_kv * p.dim;
+    v_cache[dst + a] = kv_t(qkv[vb + a]);
+    v_cache[dst + b] = kv_t(qkv[vb + b]);
   }
 }

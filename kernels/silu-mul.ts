@@ -1,4 +1,4 @@
-// SiLU(gate) * up, written over gate.
+// SwiGLU's product: SiLU(gate) * up.
 import { Dispatch, type Gpu } from '../engine/gpu.js';
 import src from './silu-mul.wgsl';
 
@@ -7,11 +7,11 @@ const WG = 256;
 export class SiluMul {
   private constructor(private readonly d: Dispatch, private readonly n: number) {}
 
-  /** gate[t, :] = silu(gate[t, :]) * up[t, :] (rows of n). */
-  static async create(gpu: Gpu, gate: GPUBuffer, up: GPUBuffer, n: number): Promise<SiluMul> {
+  /** out[t, :] = silu(gate[t, :]) * up[t, :], where gu[t, :] is gate (n values) then up (n values). */
+  static async create(gpu: Gpu, gu: GPUBuffer, out: GPUBuffer, n: number): Promise<SiluMul> {
     const pipeline = await gpu.pipeline({ label: 'silu_mul', code: src });
     const params = gpu.uniform('silu_mul params', new Uint32Array([n]));
-    return new SiluMul(new Dispatch(pipeline, gpu.bindGroup('silu_mul', pipeline, [gate, up, params])), n);
+    return new SiluMul(new Dispatch(pipeline, gpu.bindGroup('silu_mul', pipeline, [gu, out, params])), n);
   }
 
   record(pass: GPUComputePassEncoder, rows: number): void {

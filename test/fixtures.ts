@@ -103,12 +103,16 @@ export function fixtureOptions(o: FixtureOptions): Required<Omit<FixtureOptions,
   };
 }
 
+/** The file about to be written, for tests that need a broken or altered model. */
+export interface FixtureFile { metadata: GGUFMetaEntry[]; tensors: GGUFWriteTensor[] }
+
 /**
  * Writes a random-weight model. Scales are chosen so that logits are spread (std ~5) and each
  * layer's attention and MLP outweigh the token embedding in the residual stream, so greedy
- * continuations depend on the context rather than repeating the last token.
+ * continuations depend on the context rather than repeating the last token. `edit` may change the
+ * metadata and tensors before they are written.
  */
-export function writeFixtureModel(path: string, opts: FixtureOptions): void {
+export function writeFixtureModel(path: string, opts: FixtureOptions, edit?: (f: FixtureFile) => void): void {
   const o = fixtureOptions(opts);
   if (o.arch === 'qwen2' && (o.llamaBiases || o.ropeFreqs)) throw new Error('fixture: llamaBiases and ropeFreqs are llama-only options');
   if (o.nEmbd % o.nHead !== 0 || o.nHead % o.nHeadKv !== 0) throw new Error(`fixture: nEmbd ${o.nEmbd}, nHead ${o.nHead}, nHeadKv ${o.nHeadKv} do not divide`);
@@ -205,7 +209,9 @@ export function writeFixtureModel(path: string, opts: FixtureOptions): void {
       random(tensorName.ffnDownBias(l), [o.nEmbd], GGMLType.F32, 0.2 * sEmbd);
     }
   }
-  writeGGUF(path, { metadata, tensors });
+  const file: FixtureFile = { metadata, tensors };
+  edit?.(file);
+  writeGGUF(path, file);
 }
 
 /** Path of the cached fixture for these options under .cache/fixtures, written first if missing. */

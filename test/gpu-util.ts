@@ -64,10 +64,3 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     assert.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (tolerance abs ${tol.abs}, rel ${tol.rel ?? 0})`);
   }
 }
-
-/** Largest |a - e| (for reporting achieved accuracy). */
-export function maxAbsDiff(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < e.length; i++) m = Math.max(m, Math.abs(a[i] - e[i]));
-  return m;
-}

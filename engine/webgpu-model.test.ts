@@ -1,0 +1,167 @@
+// The WebGPU model's own behaviour, against the reference model on a small fixture: independent
+// sequences, truncation, chunked prefill, decode over split keys, device sampling, the load report,
+// the memory check and bad input. An f32 KV cache keeps the comparison tight (the f16 cache is
+// covered by test/webgpu-parity.test.ts).
+import { test, after, before } from 'node:test';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+import { GGMLType } from './ggml.js';
+import { readGGUF, readTensorBytes, type GGUF } from './gguf.js';
+import { metadataEntries, writeGGUF } from './gguf-writer.js';
+import { dequantize, quantize } from './quant.js';
+import { OutOfMemoryError } from './gpu.js';
+import { ReferenceModel, sampleLogits } from './reference.js';
+import { PREFILL_CHUNK, WebGpuModel } from './webgpu-model.js';
+import { fixtureModel } from '../test/fixtures.js';
+import { assertClose, freshSeed, rng } from '../test/gpu-util.js';
+
+const N_CTX = PREFILL_CHUNK + 100;
+const TOL = { abs: 2e-4, rel: 1e-5 };
+
+let g: GGUF;
+let gpu: WebGpuModel;
+let ref: ReferenceModel;
+const progress: [number, number][] = [];
+
+before(async () => {
+  g = readGGUF(fixtureModel({ arch: 'llama', vocab: 'llama-spm', type: GGMLType.Q8_0, seed: 11 }));
+  gpu = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 2, device: { f16: false }, onProgress: (a, b) => progress.push([a, b]) });
+  ref = ReferenceModel.load(g, { nCtx: N_CTX, nSeq: 2 });
+});
+
+after(() => gpu?.dispose());
+
+function tokens(n: number, rand: () => number): number[] {
+  return Array.from({ length: n }, () => Math.floor(rand() * 32000));
+}
+
+async function same(seq: number, toks: number[], pos: number, what: string): Promise<Float32Array> {
+  const w = await gpu.forward(seq, toks, pos);
+  assertClose(w, await ref.forward(seq, toks, pos), TOL, what);
+  return w;
+}
+
+test('load report and progress describe the model and its memory', () => {
+  const r = gpu.report();
+  const c = gpu.config;
+  assert.deepEqual([r.nVocab, r.nCtx, r.nSeq, r.nEmbd, r.nLayer, r.nHead, r.nHeadKv], [c.nVocab, N_CTX, 2, c.nEmbd, c.nLayer, c.nHead, c.nHeadKv]);
+  assert.equal(r.fileType, 'Q8_0');
+  assert.equal(r.modelBytes, g.fileSize);
+  assert.equal(r.f16, false);
+  // f32 K and V per layer, sequence and position.
+  assert.equal(r.vram.kv, 2 * c.nLayer * 2 * N_CTX * c.nHeadKv * c.headDim * 4);
+  const tensorBytes = g.tensors.reduce((a, t) => a + t.nbytes, 0);
+  assert.ok(r.vram.weights >= tensorBytes && r.vram.weights < tensorBytes * 1.1, `weights ${r.vram.weights} for ${tensorBytes} bytes of tensors`);
+  assert.ok(r.vram.scratch > 0 && r.loadMs > 0);
+  assert.deepEqual(gpu.stats(), { loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch });
+  assert.ok(progress.length > 2);
+  assert.ok(progress.every(([a, b], i) => b === tensorBytes && a <= b && (i === 0 || a > progress[i - 1][0])));
+  assert.equal(progress[progress.length - 1][0], tensorBytes);
+});
+
+test('sequences are independent, and a smaller position truncates', async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const a = tokens(10, rand), b = tokens(7, rand);
+  await same(0, a, 0, `seq 0 prompt, seed ${seed}`);
+  await same(1, b, 0, `seq 1 prompt, seed ${seed}`);
+  await same(0, tokens(1, rand), 10, `seq 0 decode after seq 1 ran, seed ${seed}`);
+  await same(1, tokens(2, rand), 7, `seq 1 decode, seed ${seed}`);
+  // Rewind seq 0 to 4 tokens and continue differently.
+  await same(0, tokens(3, rand), 4, `seq 0 truncated to 4, seed ${seed}`);
+  await same(0, tokens(1, rand), 7, `seq 0 after truncation, seed ${seed}`);
+  assert.equal(gpu.seqLength(0), 8);
+  assert.equal(gpu.seqLength(1), 9);
+});
+
+test('prompts longer than a chunk, then decode over split keys', async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  await same(1, tokens(PREFILL_CHUNK + 37, rand), 0, `long prompt, seed ${seed}`);
+  await same(1, tokens(1, rand), PREFILL_CHUNK + 37, `decode at ${PREFILL_CHUNK + 37}, seed ${seed}`);
+  await same(1, tokens(5, rand), PREFILL_CHUNK + 38, `5-token step, seed ${seed}`);
+});
+
+test('device sampling follows the reference rules on the same logits', async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const prompt = tokens(6, rand);
+  const logits = await gpu.forward(0, prompt, 0);
+  const sample = (p: { temperature: number; topK: number; topP: number; uniform: number }) => gpu.forwardSample(0, prompt, 0, p);
+  assert.equal(await sample({ temperature: 0, topK: 0, topP: 1, uniform: 0.3 }), sampleLogits(logits, { temperature: 0, topK: 0, topP: 1, uniform: 0.3 }));
+  const params = [
+    { temperature: 0.8, topK: 40, topP: 0.9 },
+    // Above the device's top-k: the host samples.
+    { temperature: 1.2, topK: 500, topP: 0.95 },
+    // Flat (hot) and no top-k: the device's candidates cannot decide and the host samples.
+    { temperature: 50, topK: 0, topP: 0.5 },
+  ];
+  for (const p of params) {
+    for (let i = 0; i < 4; i++) {
+      const u = rand();
+      const want = sampleLogits(logits, { ...p, uniform: u });
+      // Away from CDF boundaries, where f32 and float64 sums could disagree.
+      if (sampleLogits(logits, { ...p, uniform: Math.max(0, u - 1e-5) }) !== want || sampleLogits(logits, { ...p, uniform: u + 1e-5 }) !== want) continue;
+      assert.equal(await sample({ ...p, uniform: u }), want, `${JSON.stringify(p)} uniform ${u}, seed ${seed}`);
+    }
+  }
+});
+
+test('bad input is refused with a clear error, and the model keeps working', async () => {
+  const n = gpu.config.nVocab;
+  await assert.rejects(gpu.forward(0, [n], 0), /token 32000 is outside the vocabulary 0\.\.31999/);
+  await assert.rejects(gpu.forward(0, [-1], 0), /token -1 is outside the vocabulary/);
+  await assert.rejects(gpu.forward(2, [1], 0), /sequence 2 is outside 0\.\.1/);
+  await assert.rejects(gpu.forward(0, [], 0), /no tokens/);
+  await assert.rejects(gpu.forward(0, [1], gpu.seqLength(0) + 1), /position \d+ is outside 0\.\.\d+/);
+  await assert.rejects(gpu.forward(0, new Array(N_CTX + 1).fill(1), 0), /exceed the context of/);
+  // Concurrent calls run one after the other.
+  const [x, y] = await Promise.all([gpu.forward(0, [5, 6], 0), ref.forward(0, [5, 6], 0)]);
+  assertClose(x, y, TOL, 'after errors');
+});
+
+test('projections whose weights differ in type run as separate matmuls', async () => {
+  // The fixture with V and up stored as F16 (as mixed quantizations store some matrices).
+  const dir = resolve(process.cwd(), '.cache/fixtures');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `mixed-${process.pid}.gguf`);
+  writeGGUF(path, {
+    metadata: metadataEntries(g),
+    tensors: g.tensors.map((t) => {
+      const data = readTensorBytes(g, t);
+      if (!/attn_v|ffn_up/.test(t.name)) return { name: t.name, dims: t.dims, type: t.type, data };
+      return { name: t.name, dims: t.dims, type: GGMLType.F16, data: quantize(GGMLType.F16, dequantize(t.type, data, t.nelements)) };
+    }),
+  });
+  const mixed = readGGUF(path);
+  const m = await WebGpuModel.load(mixed, { nCtx: 32, device: { f16: false } });
+  try {
+    const r = ReferenceModel.load(mixed, { nCtx: 32 });
+    const seed = freshSeed();
+    const toks = tokens(9, rng(seed));
+    assertClose(await m.forward(0, toks, 0), await r.forward(0, toks, 0), TOL, `prompt, seed ${seed}`);
+    assertClose(await m.forward(0, [7], 9), await r.forward(0, [7], 9), TOL, `decode, seed ${seed}`);
+  } finally {
+    m.dispose();
+    rmSync(path);
+  }
+});
+
+test('a model over the memory limit is refused before allocating', async () => {
+  await assert.rejects(WebGpuModel.load(g, { nCtx: 64, maxDeviceBytes: 1 << 20 }), (e: unknown) => {
+    assert.ok(e instanceof OutOfMemoryError);
+    assert.match(e.message, /needs \d+\.\d\d GiB of device memory \(weights .*, KV cache .* for 1 x 64 positions, scratch .*\) but 0\.00 GiB is available/);
+    assert.equal(e.available, 1 << 20);
+    assert.ok(e.needed > g.tensors.reduce((a, t) => a + t.nbytes, 0));
+    return true;
+  });
+});
+
+test('a disposed model rejects calls', async () => {
+  const m = await WebGpuModel.load(g, { nCtx: 16 });
+  const pending = m.forward(0, [1, 2], 0);
+  m.dispose();
+  await assert.rejects(pending);
+  await assert.rejects(m.forward(0, [1], 0), /disposed/);
+});

@@ -1,0 +1,71 @@
+// `npm run bench`: Hearth against llama.cpp (node-llama-cpp, Vulkan and CPU) on the same files in the
+// same run. Fixtures with the exact shapes of Qwen2.5-Coder-0.5B and -1.5B are built once into
+// .cache/bench (outside git). Each engine runs in its own process so load time and peak RSS are its own.
+//   npm run bench -- [--models 0.5b,1.5b] [--types Q4_0,Q8_0,Q4_K] [--engines hearth,llama-vulkan,llama-cpu]
+//                    [--prompt-tokens 256] [--gen-tokens 64] [--timeout-s 1800] [--out FILE]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GGMLType } from '../engine/ggml.js';
+import { fixtureModel, QWEN25_CODER_0_5B, QWEN25_CODER_1_5B } from './fixtures.js';
+
+const SHAPES = { '0.5b': QWEN25_CODER_0_5B, '1.5b': QWEN25_CODER_1_5B } as const;
+const TYPES: Record<string, GGMLType> = { Q4_0: GGMLType.Q4_0, Q8_0: GGMLType.Q8_0, Q4_K: GGMLType.Q4_K, Q6_K: GGMLType.Q6_K, F16: GGMLType.F16 };
+const ENGINES = ['hearth', 'llama-vulkan', 'llama-cpu'] as const;
+type Engine = (typeof ENGINES)[number];
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+
+function list<T extends string>(name: string, def: string, allowed: readonly string[]): T[] {
+  const v = arg(name, def).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const x of v) if (!allowed.includes(x)) throw new Error(`--${name}: "${x}" is not one of ${allowed.join(', ')}`);
+  return v as T[];
+}
+
+const dist = dirname(fileURLToPath(import.meta.url));
+const models = list<keyof typeof SHAPES>('models', '0.5b,1.5b', Object.keys(SHAPES));
+const types = list<string>('types', 'Q4_0,Q8_0,Q4_K', Object.keys(TYPES));
+const engines = list<Engine>('engines', ENGINES.join(','), ENGINES);
+const nPrompt = Number(arg('prompt-tokens', '256'));
+const nGen = Number(arg('gen-tokens', '64'));
+const timeoutS = Number(arg('timeout-s', '1800'));
+const out = resolve(arg('out', '.cache/bench/results.json'));
+
+function run(engine: Engine, file: string): Record<string, unknown> {
+  const [cmd, args] = engine === 'hearth'
+    ? [process.execPath, [join(dist, 'hearth.js'), 'bench', '--model', file, '--prompt-tokens', `${nPrompt}`, '--gen-tokens', `${nGen}`, '--json']]
+    : [process.execPath, [join(dist, 'bench-llama.js'), file, engine.slice('llama-'.length), `${nPrompt}`, `${nGen}`]];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26 });
+  const last = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !last) {
+    const why = r.error ? r.error.message : `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
+    return { error: why };
+  }
+  return JSON.parse(last);
+}
+
+const fmt = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : '-');
+const mib = (v: unknown) => (typeof v === 'number' ? (v / 2 ** 20).toFixed(0) : '-');
+
+const rows: Record<string, unknown>[] = [];
+mkdirSync(dirname(out), { recursive: true });
+console.log('model       type  engine          load ms  peak RSS MiB  VRAM MiB  prefill t/s  decode t/s  warm TTFT ms');
+for (const m of models) {
+  for (const t of types) {
+    const t0 = performance.now();
+    const file = fixtureModel({ ...SHAPES[m], type: TYPES[t] }, resolve('.cache/bench'));
+    const buildS = (performance.now() - t0) / 1000;
+    if (buildS > 1) console.error(`built ${file} in ${buildS.toFixed(0)} s`);
+    for (const e of engines) {
+      const r: Record<string, unknown> & { model: string } = { model: `qwen2.5-coder-${m}-shape`, type: t, engine: e, prompt_tokens: nPrompt, gen_tokens: nGen, ...run(e, file) };
+      rows.push(r);
+      console.log(`${r.model.padEnd(11).slice(0, 24)} ${t.padEnd(5)} ${e.padEnd(14)} ${fmt(r.load_ms, 0).padStart(8)} ${mib(r.peak_rss_bytes).padStart(13)} ${mib(r.vram_bytes).padStart(9)} ${fmt(r.prefill_tok_s).padStart(12)} ${fmt(r.decode_tok_s, 2).padStart(11)} ${fmt(r.warm_ttft_ms).padStart(13)}${r.error ? `  error: ${r.error}` : ''}`);
+      writeFileSync(out, JSON.stringify(rows, null, 1));
+    }
+  }
+}
+console.log(JSON.stringify(rows));
