@@ -20,8 +20,10 @@ const WARM = 1000;
 export async function runBench(backend: Backend, nPrompt: number, nGen: number): Promise<BenchResult> {
   const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
   const prompt = benchTokens(nPrompt, 1);
-  // One untimed token compiles pipelines and warms caches, as llama-bench's warmup run does.
-  await backend.forwardSample(0, [prompt[0]], 0, greedy);
+  // One untimed prompt-sized pass and one decode step warm pipelines and caches, as llama-bench's
+  // warmup run does (test/bench-llama.ts does the same for llama.cpp).
+  const warmup = await backend.forwardSample(0, benchTokens(nPrompt, 4), 0, greedy);
+  await backend.forwardSample(0, [warmup], nPrompt, greedy);
 
   let t = performance.now();
   let next = await backend.forwardSample(0, prompt, 0, greedy);

@@ -79,7 +79,7 @@ function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, n
   const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
   return {
     tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
-    proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4, hLast: c.nEmbd * 4,
+    proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4,
     logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
   };
 }
@@ -329,7 +329,7 @@ export class WebGpuModel implements Backend {
 
   forward(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
     return this.serialize(async () => {
-      this.step(seq, tokens, pos, (enc) => enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4));
+      this.step(seq, tokens, pos);
       return this.readLogits();
     });
   }
@@ -337,15 +337,10 @@ export class WebGpuModel implements Backend {
   forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
     return this.serialize(async () => {
       if (!this.sampler.supports(params)) {
-        this.step(seq, tokens, pos, (enc) => enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4));
+        this.step(seq, tokens, pos);
         return sampleLogits(await this.readLogits(), params);
       }
-      this.step(seq, tokens, pos, (enc) => {
-        const pass = enc.beginComputePass({ label: 'sample' });
-        this.sampler.record(pass, params);
-        pass.end();
-        enc.copyBufferToBuffer(this.sampler.result, 0, this.tokenStaging, 0, 4);
-      });
+      this.step(seq, tokens, pos, params);
       await this.gpu.mapRead(this.tokenStaging);
       const id = new Uint32Array(this.tokenStaging.getMappedRange(0, 4))[0];
       this.tokenStaging.unmap();
@@ -379,10 +374,10 @@ export class WebGpuModel implements Backend {
   }
 
   /**
-   * Submits the forward pass of `tokens` at pos.. of `seq` (one command buffer per chunk), then
-   * `finish` (recorded after the last chunk's logits) in the last command buffer.
+   * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
+   * ends with the logits copied for reading, or with sampling and the token copied.
    */
-  private step(seq: number, tokens: number[], pos: number, finish: (enc: GPUCommandEncoder) => void): void {
+  private step(seq: number, tokens: number[], pos: number, sample?: SampleParams): void {
     const c = this.config;
     this.checkSeq(seq);
     const n = tokens.length;
@@ -401,19 +396,18 @@ export class WebGpuModel implements Backend {
       this.ropeParams.setPosition(pos + start);
       const plan = this.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
-      let pass = enc.beginComputePass({ label: 'layers' });
+      const pass = enc.beginComputePass({ label: 'forward' });
       this.embed.record(pass, m);
       this.firstNorm.record(pass, m);
       for (let l = 0; l < c.nLayer; l++) this.recordLayer(pass, l, seq, m, plan);
-      pass.end();
+      // h holds the output norm of every row; the logits need the last.
       if (last) {
-        // h holds the output norm of every row; the logits need the last.
-        enc.copyBufferToBuffer(this.b.h, (m - 1) * c.nEmbd * 4, this.b.hLast, 0, c.nEmbd * 4);
-        pass = enc.beginComputePass({ label: 'logits' });
-        this.matmul.matmul(pass, { weight: this.output, x: this.b.hLast, y: this.b.logits, n: 1 });
-        pass.end();
-        finish(enc);
+        this.matmul.matmul(pass, { weight: this.output, x: this.b.h, xOffset: (m - 1) * c.nEmbd, y: this.b.logits, n: 1 });
+        if (sample) this.sampler.record(pass, sample);
       }
+      pass.end();
+      if (last && sample) enc.copyBufferToBuffer(this.sampler.result, 0, this.tokenStaging, 0, 4);
+      else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
       this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;

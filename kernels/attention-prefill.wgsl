@@ -81,6 +81,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = 0u; i < RQ * RK; i++) {
       s[i] = 0.0;
     }
+    for (var j = 0u; j < p.d4; j++) {
+      var kv: array<vec4<f32>, RK>;
+      for (var k = 0u; k < RK; k++) {
+        kv[k] = kvs[(cg + 8u * k) * QS + j];
+      }
+      for (var i = 0u; i < RQ; i++) {
+        let qv = qs[(rg * RQ + i) * QS + j];
+        for (var k = 0u; k < RK; k++) {
+          s[i * RK + k] += dot(qv, kv[k]);
+        }
+      }
+    }
     // Mask, and each row's partial max over this thread's keys.
     for (var i = 0u; i < RQ; i++) {
       let row = row0 + rg * RQ + i;
@@ -144,13 +156,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         row_l[r] = row_l[r] * corr + sum;
       }
       for (var jj = 0u; jj < RJ; jj++) {
-        let j = cg + 8u * jj;
-        if (j < D4) {
-          var x = acc[i * RJ + jj] * corr;
-          for (var c = 0u; c < nk; c++) {
-            x = fma(vec4<f32>(sc[r * TK + c]), kvs[c * QS + j], x);
-          }
-          acc[i * RJ + jj] = x;
+        acc[i * RJ + jj] *= corr;
+      }
+    }
+    // Keys outermost: one loop over the block (a loop per output tile made lavapipe's compile
+    // explode). Columns past D4 (when 8 does not divide it) read a valid column and are never stored.
+    for (var c = 0u; c < nk; c++) {
+      var vv: array<vec4<f32>, RJ>;
+      for (var jj = 0u; jj < RJ; jj++) {
+        vv[jj] = kvs[c * QS + min(cg + 8u * jj, D4 - 1u)];
+      }
+      for (var i = 0u; i < RQ; i++) {
+        let pc = vec4<f32>(sc[(rg * RQ + i) * TK + c]);
+        for (var jj = 0u; jj < RJ; jj++) {
+          acc[i * RJ + jj] = fma(pc, vv[jj], acc[i * RJ + jj]);
         }
       }
     }

@@ -9,9 +9,9 @@ import prefillSrc from './attention-prefill.wgsl';
 const WG = 64;
 /** Steps of at most this many tokens split the keys. */
 export const DECODE_MAX_TOKENS = 8;
-const MAX_SPLITS = 32;
-/** Fewer keys than this per split cost more in merging than they gain in parallelism. */
-const MIN_SPLIT_KEYS = 128;
+const MAX_SPLITS = 64;
+/** Keys per split at least this (one block of the decode kernel's widest tile): shorter splits mostly add merging. */
+const MIN_SPLIT_KEYS = 64;
 
 export interface AttentionShape {
   nHead: number;

@@ -97,20 +97,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (tid < TQ) {
       let m_old = row_m[tid];
       var m = m_old;
-      for (var c = 0u; c < TK; c++) {
+      for (var c = 0u; c < nk; c++) {
         m = max(m, sc[tid * TK + c]);
       }
       var corr = 1.0;
       var sum = 0.0;
       if (m > NEG) {
         corr = exp(m_old - m);
-        for (var c = 0u; c < TK; c++) {
+        for (var c = 0u; c < nk; c++) {
           let e = exp(sc[tid * TK + c] - m);
           sc[tid * TK + c] = e;
           sum += e;
         }
       } else {
-        for (var c = 0u; c < TK; c++) {
+        for (var c = 0u; c < nk; c++) {
           sc[tid * TK + c] = 0.0;
         }
       }
@@ -126,16 +126,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       kvs[i] = x;
     }
     workgroupBarrier();
+    // Invocation tid owns outputs i = a * WG + tid (row i / D4, column i % D4); past TQ * D4 they
+    // read a valid element and are never stored. Keys outermost keeps one loop for the compiler.
     for (var a = 0u; a < NACC; a++) {
-      let i = a * WG + tid;
-      if (i < TQ * D4) {
-        let r = i / D4;
-        let j = i % D4;
-        var x = acc[a] * row_corr[r];
-        for (var c = 0u; c < nk; c++) {
-          x = fma(vec4<f32>(sc[r * TK + c]), kvs[c * D4 + j], x);
-        }
-        acc[a] = x;
+      acc[a] *= row_corr[min(a * WG + tid, TQ * D4 - 1u) / D4];
+    }
+    for (var c = 0u; c < nk; c++) {
+      for (var a = 0u; a < NACC; a++) {
+        let i = min(a * WG + tid, TQ * D4 - 1u);
+        acc[a] = fma(vec4<f32>(sc[(i / D4) * TK + c]), kvs[c * D4 + i % D4], acc[a]);
       }
     }
     workgroupBarrier();

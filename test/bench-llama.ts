@@ -17,6 +17,12 @@ const ctx = await m.createContext({ contextSize: 2048, batchSize: 512, sequences
 const loadMs = performance.now() - t0;
 const seq = ctx.getSequence();
 
+// One untimed prompt-sized pass compiles pipelines and warms caches, as llama-bench's warmup run does
+// (and as Hearth's side does).
+await seq.evaluateWithoutGeneratingNewTokens(tokens(nPrompt, 4));
+for await (const _ of seq.evaluate(tokens(1, 5), { temperature: 0 })) { void _; break; }
+await seq.clearHistory();
+
 const prompt = tokens(nPrompt, 1);
 let t = performance.now();
 await seq.evaluateWithoutGeneratingNewTokens(prompt);
