@@ -3,19 +3,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { GGMLType, rowBytes } from './ggml.js';
 import { bf16ToF32, dequantize, dequantizeInto, f16ToF32, f32ToBF16, f32ToF16, quantize } from './quant.js';
+import { rng as mulberry32 } from '../test/rng.js';
 
 const T = GGMLType;
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Deterministic weights that exercise the quantizers' branches: each 256-block has its own character

@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sampler, defaultSamplerParams, type SamplerParams } from './sampler.js';
+import { rng as mulberry32 } from '../test/rng.js';
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const randomLogits = (rnd: () => number, n: number) => Float32Array.from({ length: n }, () => (rnd() - 0.5) * 20);
 const params = (p: Partial<SamplerParams>): SamplerParams => ({ ...defaultSamplerParams, ...p });

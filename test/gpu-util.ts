@@ -2,6 +2,8 @@
 // tolerance checks that name the worst element.
 import assert from 'node:assert/strict';
 import type { Gpu, MemoryKind } from '../engine/gpu.js';
+import { rng } from './rng.js';
+export { rng };
 
 /** A fresh seed per run (HEARTH_SEED reproduces one); tests put it in their failure messages. */
 export function freshSeed(): number {
@@ -9,17 +11,6 @@ export function freshSeed(): number {
   return env ? Number(env) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 }
 
-/** mulberry32: uniform floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Uniform in [-scale, scale). */
 export function randomF32(n: number, rand: () => number, scale = 1): Float32Array {

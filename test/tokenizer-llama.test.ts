@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { getLlama, LlamaLogLevel, LlamaModel, Token } from 'node-llama-cpp';
 import { readGGUF } from '../engine/gguf.js';
 import { Tokenizer } from '../engine/tokenizer.js';
-import { rng, tokenizerCorpus } from './tokenizer-corpus.js';
+import { tokenizerCorpus } from './tokenizer-corpus.js';
+import { rng } from './rng.js';
 
 const VOCABS = ['deepseek-coder', 'gpt-2', 'llama-spm', 'qwen2'];
 const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);
