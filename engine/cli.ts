@@ -186,6 +186,7 @@ async function generate(flags: Flags) {
     let decodeStart = 0;
     let pending = prompt;
     let pos = 0;
+    let steps = 0;
     for (let i = 0; i < n; i++) {
       const t = performance.now();
       // Greedy without penalties picks on the device: one id comes back instead of n_vocab logits.
@@ -193,13 +194,15 @@ async function generate(flags: Flags) {
         ? await backend.forwardSample(0, pending, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 })
         : sampler.sample(await backend.forward(0, pending, pos), history);
       if (i === 0) { prefillMs = performance.now() - t; decodeStart = performance.now(); }
+      steps++;
       pos += pending.length;
+      // End of generation is not part of the answer, as in llama.cpp.
+      if (tok.isEog(id)) break;
       history.push(id);
       out.push(id);
       const piece = decoder.push(id);
       text += piece;
       if (!json) process.stdout.write(piece);
-      if (tok.isEog(id)) break;
       pending = [id];
     }
     const tail = decoder.flush();
@@ -209,7 +212,7 @@ async function generate(flags: Flags) {
     const result = {
       prompt, tokens: out, text, load_ms: Math.round(loadMs),
       prefill_tok_s: prefillMs > 0 ? prompt.length / (prefillMs / 1000) : 0,
-      decode_tok_s: out.length > 1 ? (out.length - 1) / (decodeMs / 1000) : 0,
+      decode_tok_s: steps > 1 ? (steps - 1) / (decodeMs / 1000) : 0,
     };
     if (json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stderr.write(`load ${result.load_ms} ms, prefill ${result.prefill_tok_s.toFixed(1)} tok/s, decode ${result.decode_tok_s.toFixed(1)} tok/s\n`);

@@ -1,4 +1,4 @@
-// Shared by the inference-process tests: the server bundle (built here, so a partial
+// Shared by the inference-process and CLI tests: bundles of the entry points (built here, so a partial
 // `node build.mjs test/x.test.ts` suffices), fixture models with and without a chat template, and
 // greedy answers computed in this process with the reference model, to check the server's output.
 import { createHash } from 'node:crypto';
@@ -14,21 +14,23 @@ import { fixtureModel } from './fixtures.js';
 
 const cache = resolve(process.cwd(), '.cache');
 
-/** Bundles engine/server.ts as build.mjs does; returns the bundle's path. */
-export async function serverBundle(): Promise<string> {
-  const dir = join(cache, 'test-server');
+/** Bundles an engine entry point as build.mjs does, so a partial build suffices; returns the bundle's path. */
+export async function bundle(entry: string, name: string): Promise<string> {
+  const dir = join(cache, 'test-bundles');
   const r = await build({
-    entryPoints: ['engine/server.ts'], outfile: join(dir, 'server.mjs'), write: false, bundle: true, platform: 'node', target: 'node20',
+    entryPoints: [entry], write: false, bundle: true, platform: 'node', target: 'node20',
     format: 'esm', packages: 'external', loader: { '.wgsl': 'text' }, logLevel: 'warning',
     banner: { js: "import { createRequire as __hearthRequire } from 'node:module'; const require = __hearthRequire(import.meta.url);" },
   });
   // Written then renamed: a process starting meanwhile never reads a partial bundle.
-  const path = join(dir, 'server.mjs');
+  const path = join(dir, `${name}.mjs`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${path}.${process.pid}.tmp`, r.outputFiles[0].contents);
   renameSync(`${path}.${process.pid}.tmp`, path);
   return path;
 }
+
+export const serverBundle = () => bundle('engine/server.ts', 'server');
 
 /** A tiny qwen2 model with the real Qwen2 vocabulary (FIM tokens included). */
 export function tinyModel(): string {
