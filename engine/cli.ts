@@ -136,10 +136,23 @@ async function tokenize(flags: Flags) {
   process.stdout.write(JSON.stringify(input.map((s: string) => tok.encode(s, { addBos: false, parseSpecial: false }))) + '\n');
 }
 
+/** What llama.cpp prints after loading: shape, file type, sizes, device memory, load time. */
+function loadReport(g: GGUF, b: Backend, loadMs: number): string {
+  const c = b.config;
+  const s = b.stats();
+  const ft = g.metadata.get('general.file_type');
+  return [
+    `load: ${b.name} backend, n_vocab = ${c.nVocab}, n_ctx = ${b.nCtx}, n_embd = ${c.nEmbd}, n_layer = ${c.nLayer}, n_head = ${c.nHead}, n_head_kv = ${c.nHeadKv}`,
+    `load: file type = ${typeof ft === 'number' ? FILE_TYPE_NAMES[ft] ?? `unknown (${ft})` : 'unspecified'}, model size = ${humanBytes(g.fileSize)}`,
+    `load: ${b.name === 'webgpu' ? 'VRAM' : 'memory'}: weights ${humanBytes(s.weightBytes)}, KV cache ${humanBytes(s.kvBytes)}, scratch ${humanBytes(s.scratchBytes)}; load time ${loadMs.toFixed(0)} ms`,
+  ].join('\n');
+}
+
 async function withBackend<T>(g: GGUF, flags: Flags, nCtx: number, fn: (b: Backend, loadMs: number) => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const backend = await openBackend(g, backendName(flags), { nCtx, nSeq: 1 });
   const loadMs = performance.now() - t0;
+  if (flags.get('json') !== true) process.stderr.write(loadReport(g, backend, loadMs) + '\n');
   try {
     return await fn(backend, loadMs);
   } finally {

@@ -48,3 +48,17 @@ test('a process that never says hello is killed and replaced', async () => {
   assert.deepEqual(exits.map((x) => x.signal), ['SIGKILL', 'SIGKILL']);
   await client.close();
 });
+
+test('a process that lost its GPU device (exit 75) is reported as such and restarted without backoff', async () => {
+  const serverPath = script('lost.mjs', "process.stderr.write('GPU device lost: the driver was reset\\n'); process.exit(75);\n");
+  const client = new InferenceClient({ serverPath, restartDelayMs: 20, maxRestarts: 2, restartWindowMs: 60_000 });
+  const exits: ExitInfo[] = [];
+  client.on('exit', (i) => exits.push(i));
+  const fatal = new Promise<ServerError>((r) => client.on('fatal', r));
+  await assert.rejects(client.start());
+  const e = await fatal;
+  assert.match(e.message, /GPU device/);
+  assert.ok(exits.every((x) => x.code === 75 && x.reason === 'device-lost' && /driver was reset/.test(x.stderr)), JSON.stringify(exits));
+  assert.deepEqual(exits.map((x) => x.restartInMs), [20, 20, undefined]);
+  await client.close();
+});
