@@ -13,14 +13,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
-import { GGMLType, typeName } from '../engine/ggml.js';
+import { GGMLType } from '../engine/ggml.js';
 import { readGGUF } from '../engine/gguf.js';
 import { loadConfig } from '../engine/model.js';
 import { ReferenceModel } from '../engine/reference.js';
-import { FixtureOptions, fixtureModel } from './fixtures.js';
+import { fixtureModel } from './fixtures.js';
+import { GEN, PROMPT_LEN, argmax, parityCases, parityPrompt, softmax } from './parity-cases.js';
 
-const PROMPT_LEN = 8;
-const GEN = 32;
 // ggml-cpu mode: typical positions agree to float32 summation order. Rarely a value lands within that
 // noise of an 8-bit / f16 rounding boundary and rounds the other way, moving one position's
 // distribution by up to ~1e-2; hence a median bound and a looser max bound.
@@ -32,50 +31,7 @@ const PLAIN_PROB_TOL: Partial<Record<GGMLType, number>> = {
 };
 const PLAIN_PROB_TOL_QUANT = 0.15;
 
-const BLOCK32 = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1];
-const KQUANT = [GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
-
-interface Case { label: string; opts: FixtureOptions }
-const cases: Case[] = [];
-for (const arch of ['qwen2', 'llama'] as const) {
-  const vocab = arch === 'qwen2' ? 'qwen2' : 'llama-spm';
-  for (const type of BLOCK32) cases.push({ label: `${arch} ${typeName(type)}`, opts: { arch, vocab, type } });
-  // K-quant rows must be multiples of 256. qwen2's 151k-row embedding stays Q8_0 (as llama.cpp
-  // stores a tied embedding whose rows do not fit), which also keeps fixture generation quick.
-  for (const type of KQUANT) {
-    cases.push({
-      label: `${arch} ${typeName(type)}`,
-      opts: { arch, vocab, type, embdType: arch === 'qwen2' ? GGMLType.Q8_0 : type, nEmbd: 256, nHead: 8, nHeadKv: 2, nFf: 512 },
-    });
-  }
-}
-cases.push(
-  { label: 'llama F32 linear rope x4, bpe vocab', opts: { arch: 'llama', vocab: 'deepseek-coder', type: GGMLType.F32, ropeScaling: { type: 'linear', factor: 4 } } },
-  { label: 'llama F16 biases + rope_freqs', opts: { arch: 'llama', vocab: 'llama-spm', type: GGMLType.F16, llamaBiases: true, ropeFreqs: true } },
-  { label: 'qwen2 F32 yarn x4', opts: { arch: 'qwen2', vocab: 'qwen2', type: GGMLType.F32, ropeScaling: { type: 'yarn', factor: 4, origCtx: 256 } } },
-  { label: 'qwen2 Q8_0 untied, 3 layers, MHA, hd 64', opts: { arch: 'qwen2', vocab: 'qwen2', type: GGMLType.Q8_0, tied: false, nLayer: 3, nEmbd: 128, nHead: 2, nHeadKv: 2 } },
-);
-
-function prompt(nVocab: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: PROMPT_LEN }, () => (s = (s * 1664525 + 1013904223) >>> 0) % Math.min(nVocab, 30000));
-}
-
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const p = new Float64Array(logits.length);
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += p[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < p.length; i++) p[i] /= z;
-  return p;
-}
-
-function argmax(x: ArrayLike<number>): number {
-  let b = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
-  return b;
-}
+const cases = parityCases();
 
 interface Compare { maxLogit: number; maxProb: number; medianProb: number; greedy: number }
 
@@ -116,7 +72,7 @@ for (const c of cases) {
     const path = fixtureModel(c.opts);
     const g = readGGUF(path);
     const nVocab = loadConfig(g).nVocab;
-    const ids = prompt(nVocab, c.label.length);
+    const ids = parityPrompt(c);
 
     // llama.cpp: logits at every prompt position, then its greedy continuation.
     const model = await llama.loadModel({ modelPath: path });
@@ -164,7 +120,7 @@ for (const c of cases) {
     assert.equal(emu.greedy, GEN, `ggml-cpu mode: greedy continuation diverges at step ${emu.greedy}`);
     assert.ok(emu.medianProb <= GGML_CPU_PROB_TOL, `ggml-cpu mode: median over positions of max |dp| ${emu.medianProb} > ${GGML_CPU_PROB_TOL}`);
     assert.ok(emu.maxProb <= GGML_CPU_FLIP_TOL, `ggml-cpu mode: max |dp| ${emu.maxProb} > ${GGML_CPU_FLIP_TOL}`);
-    const type = c.opts.type;
+    const type = c.type;
     const tol = PLAIN_PROB_TOL[type] ?? PLAIN_PROB_TOL_QUANT;
     assert.ok(plain.maxProb <= tol, `f32 mode: max |dp| ${plain.maxProb} > ${tol}`);
     if (type === GGMLType.F32) assert.equal(plain.greedy, GEN, `f32 mode: greedy continuation diverges at step ${plain.greedy}`);

@@ -1,7 +1,7 @@
 // Parity of the WebGPU model with the TypeScript reference (logits at every position of a prompt
 // and of greedy steps, on fixtures of both architectures in every weight type) and with llama.cpp
 // (32 greedy tokens, free-running on the device, on the Q8_0 and F16 fixtures; agreement on the
-// 4-bit ones is reported). Fixture options match test/parity.test.ts, so the cached files are shared.
+// 4-bit ones is reported). The fixtures are test/parity-cases.ts's, shared with test/parity.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
@@ -10,12 +10,11 @@ import { readGGUF } from '../engine/gguf.js';
 import { Gpu } from '../engine/gpu.js';
 import { ReferenceModel } from '../engine/reference.js';
 import { WebGpuModel } from '../engine/webgpu-model.js';
-import { type FixtureOptions, fixtureModel } from './fixtures.js';
+import { fixtureModel } from './fixtures.js';
+import { GEN, argmax, parityCases, parityPrompt, softmax } from './parity-cases.js';
 
-const PROMPT_LEN = 8;
 /** Decode steps compared with the reference (teacher-forced with its greedy tokens). */
 const STEPS = 6;
-const GEN = 32;
 /** Max |dlogit| and |dp| over every position with an f32 KV cache: f32 vs float64 sums. */
 const F32_LOGIT_TOL = 2e-4;
 const F32_PROB_TOL = 2e-5;
@@ -23,58 +22,15 @@ const F32_PROB_TOL = 2e-5;
 const LOGIT_TOL = 0.06;
 const PROB_TOL = 5e-3;
 
-const BLOCK32 = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1];
-const KQUANT = [GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
 /** Greedy continuations checked against llama.cpp's on these; reported on the others. */
 const GREEDY_EXACT = new Set([GGMLType.Q8_0, GGMLType.F16]);
 const GREEDY_REPORT = new Set([GGMLType.Q4_0, GGMLType.Q4_K]);
 
-interface Case {
-  label: string;
-  opts: FixtureOptions;
-  /** Also run the product path (f16 KV cache) free against llama.cpp. */
-  llama?: boolean;
-}
-const cases: Case[] = [];
-for (const arch of ['qwen2', 'llama'] as const) {
-  const vocab = arch === 'qwen2' ? 'qwen2' : 'llama-spm';
-  const llamaCheck = (type: GGMLType) => GREEDY_EXACT.has(type) || GREEDY_REPORT.has(type);
-  for (const type of BLOCK32) cases.push({ label: `${arch} ${typeName(type)}`, opts: { arch, vocab, type }, llama: llamaCheck(type) });
-  for (const type of KQUANT) {
-    cases.push({
-      label: `${arch} ${typeName(type)}`,
-      opts: { arch, vocab, type, embdType: arch === 'qwen2' ? GGMLType.Q8_0 : type, nEmbd: 256, nHead: 8, nHeadKv: 2, nFf: 512 },
-      llama: llamaCheck(type),
-    });
-  }
-}
-cases.push(
-  { label: 'llama F32 linear rope x4, bpe vocab', opts: { arch: 'llama', vocab: 'deepseek-coder', type: GGMLType.F32, ropeScaling: { type: 'linear', factor: 4 } } },
-  { label: 'llama F16 biases + rope_freqs', opts: { arch: 'llama', vocab: 'llama-spm', type: GGMLType.F16, llamaBiases: true, ropeFreqs: true } },
-  { label: 'qwen2 F32 yarn x4', opts: { arch: 'qwen2', vocab: 'qwen2', type: GGMLType.F32, ropeScaling: { type: 'yarn', factor: 4, origCtx: 256 } } },
-  { label: 'qwen2 Q8_0 untied, 3 layers, MHA', opts: { arch: 'qwen2', vocab: 'qwen2', type: GGMLType.Q8_0, tied: false, nLayer: 3, nHeadKv: 4 } },
-);
-
-function prompt(nVocab: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: PROMPT_LEN }, () => (s = (s * 1664525 + 1013904223) >>> 0) % Math.min(nVocab, 30000));
-}
-
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const p = new Float64Array(logits.length);
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += p[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < p.length; i++) p[i] /= z;
-  return p;
-}
-
-function argmax(x: ArrayLike<number>): number {
-  let b = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
-  return b;
-}
+/** The standard fixtures also run the product path (f16 KV cache) free against llama.cpp. */
+const cases = parityCases().map((c) => ({
+  ...c,
+  llama: (GREEDY_EXACT.has(c.type) || GREEDY_REPORT.has(c.type)) && c.label === `${c.opts.arch} ${typeName(c.type)}`,
+}));
 
 let llama: Llama;
 let gpuKv = 'f16';
@@ -155,7 +111,7 @@ for (const c of cases) {
     const path = fixtureModel(c.opts);
     const g = readGGUF(path);
     const ref = ReferenceModel.load(g, { nCtx: 64 });
-    const ids = prompt(ref.config.nVocab, c.label.length);
+    const ids = parityPrompt(c);
 
     // f32 KV cache (and no shader-f16: the fallback path): the same arithmetic as the reference up
     // to f32 rounding and summation order.
@@ -172,7 +128,7 @@ for (const c of cases) {
     assert.ok(a.maxProb <= F32_PROB_TOL, `f32 KV: max |dp| ${a.maxProb} > ${F32_PROB_TOL}`);
     assert.equal(a.agree, STEPS + 1, 'f32 KV: greedy tokens differ from the reference');
 
-    const type = c.opts.type;
+    const type = c.type;
     if (c.llama) {
       // The product path (f16 KV cache where the device has shader-f16), free-running on the device.
       const gpu = await WebGpuModel.load(g, { nCtx: 64 });
