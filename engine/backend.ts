@@ -17,6 +17,8 @@ export interface SampleParams {
 }
 
 export interface BackendStats {
+  /** What computes: the GPU adapter's description, or 'cpu'. */
+  device: string;
   loadMs: number;
   weightBytes: number;
   kvBytes: number;

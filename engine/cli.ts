@@ -142,7 +142,7 @@ function loadReport(g: GGUF, b: Backend, loadMs: number): string {
   const s = b.stats();
   const ft = g.metadata.get('general.file_type');
   return [
-    `load: ${b.name} backend, n_vocab = ${c.nVocab}, n_ctx = ${b.nCtx}, n_embd = ${c.nEmbd}, n_layer = ${c.nLayer}, n_head = ${c.nHead}, n_head_kv = ${c.nHeadKv}`,
+    `load: ${b.name} backend on ${s.device}, n_vocab = ${c.nVocab}, n_ctx = ${b.nCtx}, n_embd = ${c.nEmbd}, n_layer = ${c.nLayer}, n_head = ${c.nHead}, n_head_kv = ${c.nHeadKv}`,
     `load: file type = ${typeof ft === 'number' ? FILE_TYPE_NAMES[ft] ?? `unknown (${ft})` : 'unspecified'}, model size = ${humanBytes(g.fileSize)}`,
     `load: ${b.name === 'webgpu' ? 'VRAM' : 'memory'}: weights ${humanBytes(s.weightBytes)}, KV cache ${humanBytes(s.kvBytes)}, scratch ${humanBytes(s.scratchBytes)}; load time ${loadMs.toFixed(0)} ms`,
   ].join('\n');
@@ -241,7 +241,7 @@ async function bench(flags: Flags) {
     const r = await runBench(backend, nPrompt, nGen);
     const s = backend.stats();
     const result = {
-      backend: backend.name, ...r, load_ms: Math.round(loadMs),
+      backend: backend.name, device: s.device, ...r, load_ms: Math.round(loadMs),
       vram_bytes: s.weightBytes + s.kvBytes + s.scratchBytes,
       peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     };

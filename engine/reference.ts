@@ -362,7 +362,7 @@ export class ReferenceModel implements Backend {
   stats(): BackendStats {
     const c = this.config;
     const perSeq = 2 * c.nLayer * this.nCtx * c.nHeadKv * c.headDim * 4;
-    return { loadMs: this.loadMs, weightBytes: this.weightBytes, kvBytes: perSeq * this.caches.filter(Boolean).length, scratchBytes: 0 };
+    return { device: 'cpu', loadMs: this.loadMs, weightBytes: this.weightBytes, kvBytes: perSeq * this.caches.filter(Boolean).length, scratchBytes: 0 };
   }
 
   dispose(): void {

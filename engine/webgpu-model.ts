@@ -318,7 +318,7 @@ export class WebGpuModel implements Backend {
 
   stats(): BackendStats {
     const r = this.loadReport;
-    return { loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch };
+    return { device: r.device, loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch };
   }
 
   /** Tokens held in a sequence's cache. */

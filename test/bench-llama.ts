@@ -12,6 +12,10 @@ const tokens = (n: number, seed: number) => benchTokens(n, seed) as Token[];
 
 const t0 = performance.now();
 const llama = await getLlama({ build: 'never', gpu: backend === 'cpu' ? false : (backend as 'vulkan' | 'cuda'), logLevel: 'error' as never });
+// llama.cpp's Vulkan backend skips CPU-type devices such as lavapipe unless GGML_VK_VISIBLE_DEVICES
+// names them (test/bench.ts does): without a device it would quietly run on its CPU backend.
+const devices = backend === 'cpu' ? [] : await llama.getGpuDeviceNames();
+if (backend !== 'cpu' && devices.length === 0) throw new Error(`llama.cpp found no ${backend} device (GGML_VK_VISIBLE_DEVICES=${process.env.GGML_VK_VISIBLE_DEVICES ?? 'unset'})`);
 const m = await llama.loadModel({ modelPath: model, gpuLayers: backend === 'cpu' ? 0 : 'max' });
 const ctx = await m.createContext({ contextSize: 2048, batchSize: 512, sequences: 1, flashAttention: false });
 const loadMs = performance.now() - t0;
@@ -44,7 +48,7 @@ const warmTtftMs = performance.now() - t;
 
 const vram = backend === 'cpu' ? null : await llama.getVramState();
 console.log(JSON.stringify({
-  engine: `llama.cpp-${backend}`, load_ms: Math.round(loadMs),
+  engine: `llama.cpp-${backend}`, device: backend === 'cpu' ? 'cpu' : devices.join(', '), load_ms: Math.round(loadMs),
   prefill_tok_s: nPrompt / (prefillMs / 1000), decode_tok_s: got / (decodeMs / 1000),
   warm_ttft_ms: warmTtftMs, vram_bytes: vram ? vram.used : 0,
   peak_rss_bytes: process.resourceUsage().maxRSS * 1024,

@@ -39,7 +39,9 @@ function run(engine: Engine, file: string): Record<string, unknown> {
   const [cmd, args] = engine === 'hearth'
     ? [process.execPath, [join(dist, 'hearth.js'), 'bench', '--model', file, '--prompt-tokens', `${nPrompt}`, '--gen-tokens', `${nGen}`, '--json']]
     : [process.execPath, [join(dist, 'bench-llama.js'), file, engine.slice('llama-'.length), `${nPrompt}`, `${nGen}`]];
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26 });
+  // Lets llama.cpp's Vulkan backend use a software device (lavapipe) too, as Hearth does.
+  const env = { ...process.env, GGML_VK_VISIBLE_DEVICES: process.env.GGML_VK_VISIBLE_DEVICES ?? '0' };
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26, env });
   const last = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !last) {
     const why = r.error ? r.error.message : `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
