@@ -54,7 +54,7 @@ test('load report and progress describe the model and its memory', () => {
   const tensorBytes = g.tensors.reduce((a, t) => a + t.nbytes, 0);
   assert.ok(r.vram.weights >= tensorBytes && r.vram.weights < tensorBytes * 1.1, `weights ${r.vram.weights} for ${tensorBytes} bytes of tensors`);
   assert.ok(r.vram.scratch > 0 && r.loadMs > 0);
-  assert.deepEqual(gpu.stats(), { loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch });
+  assert.deepEqual(gpu.stats(), { device: r.device, loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch });
   assert.ok(progress.length > 2);
   assert.ok(progress.every(([a, b], i) => b === tensorBytes && a <= b && (i === 0 || a > progress[i - 1][0])));
   assert.equal(progress[progress.length - 1][0], tensorBytes);

@@ -10,10 +10,13 @@ import { freshSeed, randomF32, readF32, rng, storage } from '../test/gpu-util.js
 const gpu = await Gpu.create();
 after(() => gpu.destroy());
 
-const sharedPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: false });
-const subgroupPath = gpu.subgroups ? await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: true }) : undefined;
-const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath]];
-const defaultPath = subgroupPath ?? sharedPath;
+// The GPU kernels with either reduction, and the CPU adapters' row kernels (each on any device).
+const sharedPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: false, rows: false });
+const subgroupPath = gpu.subgroups ? await MatmulKernels.create(gpu, MATMUL_TYPES, { subgroups: true, rows: false }) : undefined;
+const rowsPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { rows: true });
+const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath], ['rows', rowsPath]];
+const tiledPath = subgroupPath ?? sharedPath;
+const layouts: [string, MatmulKernels][] = [['tiled', tiledPath], ['rows', rowsPath]];
 
 // f32 accumulation: the error bound is relative to sum |w x| of each output (the condition of the
 // dot product), so cancellation in the result cannot hide or fake an error.
@@ -124,23 +127,27 @@ for (const type of MATMUL_TYPES) {
       await check({ type, rows: 37, cols, n: 1, kernels: kernels!, split: true, bias: true });
     });
   }
-  test(`matvec ${name} on random raw blocks`, async () => {
-    await check({ type, rows: 7, cols, n: 1, kernels: defaultPath, raw: true });
-  });
-  test(`matmul ${name}, split weight, 3 and 17 tokens`, async () => {
-    await check({ type, rows: 37, cols, n: 3, kernels: defaultPath, split: true, bias: true });
-    await check({ type, rows: 37, cols, n: 17, kernels: defaultPath, split: true });
-  });
+  for (const [layout, kernels] of layouts) {
+    test(`matvec ${name} (${layout}) on random raw blocks`, async () => {
+      await check({ type, rows: 7, cols, n: 1, kernels, raw: true });
+    });
+    test(`matmul ${name} (${layout}), split weight, 3 and 17 tokens`, async () => {
+      await check({ type, rows: 37, cols, n: 3, kernels, split: true, bias: true });
+      await check({ type, rows: 37, cols, n: 17, kernels, split: true });
+    });
+  }
 }
 
 // Matvec on long rows and matmul over many tiles, for the common model types; the workgroup shape
 // for many rows (R rows per workgroup: the same code for every type) on Q4_0 with both reductions
 // and on Q8_0. Each distinct kernel costs lavapipe about a second to compile.
 for (const type of [GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.F16, GGMLType.Q4_K, GGMLType.Q6_K]) {
-  test(`${typeName(type)} at 37 x 4096 and 1031 x 512 x 67 tokens`, async () => {
-    await check({ type, rows: 37, cols: 4096, n: 1, kernels: defaultPath });
-    await check({ type, rows: 1031, cols: 512, n: 67, kernels: defaultPath, raw: true });
-  });
+  for (const [layout, kernels] of layouts) {
+    test(`${typeName(type)} (${layout}) at 37 x 4096 and 1031 x 512 x 67 tokens`, async () => {
+      await check({ type, rows: 37, cols: 4096, n: 1, kernels });
+      await check({ type, rows: 1031, cols: 512, n: 67, kernels, raw: true });
+    });
+  }
 }
 
 for (const [path, kernels] of paths) {
@@ -150,12 +157,14 @@ for (const [path, kernels] of paths) {
 }
 
 test('matvec Q8_0 at 8200 x 512', async () => {
-  await check({ type: GGMLType.Q8_0, rows: 8200, cols: 512, n: 1, kernels: defaultPath, bias: true, raw: true });
+  await check({ type: GGMLType.Q8_0, rows: 8200, cols: 512, n: 1, kernels: tiledPath, bias: true, raw: true });
 });
 
 test('matvec over more row blocks than one grid dimension holds', async () => {
   // 4 rows per workgroup at this size: 65535 * 4 + 9 rows need a second row of workgroups.
-  await check({ type: GGMLType.Q4_0, rows: 65535 * 4 + 9, cols: 32, n: 1, kernels: defaultPath, raw: true });
+  await check({ type: GGMLType.Q4_0, rows: 65535 * 4 + 9, cols: 32, n: 1, kernels: tiledPath, raw: true });
+  // Row kernels: 32 rows per workgroup for one token.
+  await check({ type: GGMLType.Q4_0, rows: 65535 * 32 + 9, cols: 32, n: 1, kernels: rowsPath, raw: true });
 });
 
 test('bad operands are refused with the tensor named', async () => {
