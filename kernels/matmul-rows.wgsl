@@ -4,26 +4,8 @@
 // tokens: every dequantized unit of weights serves TN tokens and every activation load R rows, with
 // no barriers or workgroup memory. (GPUs want lanes on neighbouring bytes instead: matvec.wgsl and
 // matmul.wgsl.) Workgroup (x, y) takes T * R rows (blocks beyond 65535 continue in y), z a block of
-// TN tokens. The prelude defines T, R, TN, PAIR, ALIGNED and dq8 (dequant8.wgsl).
-
-struct Params {
-  rows: u32,
-  k: u32,
-  row_bytes: u32,
-  x_off: u32, // in vec4s
-  x_stride: u32, // in vec4s
-  y_off: u32,
-  y_stride: u32,
-  b_off: u32,
-  has_bias: u32,
-  n: u32,
-}
-
-@group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;
-@group(0) @binding(4) var<uniform> P: Params;
+// TN tokens. The prelude defines the operands (matmul-io.wgsl), T, R, TN, PAIR, ALIGNED and dq8
+// (dequant8.wgsl).
 
 @compute @workgroup_size(T)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -12,6 +12,7 @@ import reduceSubgroup from './matvec-subgroup.wgsl';
 import reduceShared from './matvec-shared.wgsl';
 import matmulSrc from './matmul.wgsl';
 import rowsSrc from './matmul-rows.wgsl';
+import matmulIo from './matmul-io.wgsl';
 
 // Decoder (dequant8.wgsl) and matvec pairing distance: the groups of 8 at k and k + pair share bytes.
 const DECODER: Partial<Record<GGMLType, { fn: string; pair: number }>> = {
@@ -134,7 +135,7 @@ export class MatmulKernels {
       const name = typeName(type);
       if (rows) {
         const [one, many] = await Promise.all([ROWS_ONE, ROWS_MANY].map(({ tn, r }) => gpu.pipeline({
-          label: `matmul rows ${name} ${r}x${tn}`, code: kernelSource(type, rowsSrc, [`const T = ${ROWS_T}u;`, `const TN = ${tn}u;`, `const R = ${r}u;`]),
+          label: `matmul rows ${name} ${r}x${tn}`, code: kernelSource(type, `${matmulIo}\n${rowsSrc}`, [`const T = ${ROWS_T}u;`, `const TN = ${tn}u;`, `const R = ${r}u;`]),
         })));
         pipelines.set(type, { rows, one, many });
         return;
@@ -142,7 +143,7 @@ export class MatmulKernels {
       const body = `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`;
       const shapes = Object.entries(MATVEC_SHAPES) as [MatvecShape, { t: number; r: number }][];
       const [matmul, ...matvec] = await Promise.all([
-        gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, matmulSrc) }),
+        gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, `${matmulIo}\n${matmulSrc}`) }),
         ...shapes.map(([shape, { t, r }]) => gpu.pipeline({
           label: `matvec ${name} ${shape}`,
           code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`]),

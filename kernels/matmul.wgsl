@@ -1,27 +1,8 @@
 // Prefill matrix product over one weight part: Y[t, m] = X[t, :] . W[m, :] (+ bias[m]) for n tokens.
 // 64 x 64 output tiles per workgroup of 256 invocations, 4 x 4 outputs each; every K step of 32
 // dequantizes a 64 x 32 weight tile (one dq8 group per invocation) and a 64 x 32 activation tile
-// into workgroup memory, both k-major so the inner loop reads vec4s. The prelude defines ALIGNED and
-// dq8 (dequant8.wgsl).
-
-struct Params {
-  rows: u32,
-  k: u32,
-  row_bytes: u32,
-  x_off: u32, // in vec4s
-  x_stride: u32, // in vec4s
-  y_off: u32,
-  y_stride: u32,
-  b_off: u32,
-  has_bias: u32,
-  n: u32,
-}
-
-@group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;
-@group(0) @binding(4) var<uniform> P: Params;
+// into workgroup memory, both k-major so the inner loop reads vec4s. The prelude defines the operands
+// (matmul-io.wgsl), ALIGNED and dq8 (dequant8.wgsl).
 
 const BM = 64u;
 const BN = 64u;
