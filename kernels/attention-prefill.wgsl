@@ -2,31 +2,11 @@
 // register tiles: 128 invocations as 16 row groups x 8 column groups; each computes RQ x RK scores
 // (rows rg*RQ.., keys cg + 8k) and then RQ rows x RJ vec4 columns (cg + 8j) of the output, so every
 // value read from workgroup memory feeds several multiply-adds. Softmax statistics are reduced
-// across each row's 8 column groups in workgroup memory. Same bindings and Params as attention.wgsl;
+// across each row's 8 column groups in workgroup memory. Operands and Params from attention-io.wgsl;
 // one split (the workgroup covers keys 0 .. its last row's position).
-// The host prepends kv_t and the constants D4, TQ, TK, RQ = TQ / 16, RK = TK / 8, RJ = ceil(D4 / 8).
+// The host prepends kv_t, the constants D4, TQ, TK, RQ = TQ / 16, RK = TK / 8, RJ = ceil(D4 / 8), and
+// attention-io.wgsl.
 
-struct Params {
-  n_tokens: u32,
-  pos: u32,
-  n_splits: u32,
-  split_len: u32,
-  n_head: u32,
-  n_kv: u32,
-  ctx: u32,
-  scale: f32,
-  // D4 again: a loop bound the shader compiler cannot unroll (full unrolling made lavapipe's
-  // compile take tens of seconds).
-  d4: u32,
-}
-
-@group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<kv_t>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<vec4<kv_t>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-const NEG = -3.0e38;
 // Rows of qs and kvs are padded by one vec4 so that column groups hit different banks.
 const QS = D4 + 1u;
 

@@ -5,6 +5,7 @@ import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
 import { kvPrelude } from './kv.js';
 import src from './attention.wgsl';
 import prefillSrc from './attention-prefill.wgsl';
+import io from './attention-io.wgsl';
 
 const WG = 64;
 /** Steps of at most this many tokens split the keys. */
@@ -38,7 +39,7 @@ function tiling(gpu: Gpu, d: number, tq: number, tk: number): Tiling {
 
 function code(gpu: Gpu, d: number, t: Tiling): string {
   const d4 = d / 4;
-  return `${kvPrelude(gpu)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${src}`;
+  return `${kvPrelude(gpu)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${src}`;
 }
 
 /** The largest prefill tiles (TQ a multiple of 16, TK of 8) whose workgroup memory fits the device. */
@@ -54,7 +55,7 @@ function prefillTiling(gpu: Gpu, d: number): Tiling {
 function prefillCode(gpu: Gpu, d: number, t: Tiling): string {
   const d4 = d / 4;
   const consts = { D4: d4, TQ: t.tq, TK: t.tk, RQ: t.tq / 16, RK: t.tk / 8, RJ: Math.ceil(d4 / 8) };
-  return kvPrelude(gpu) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + prefillSrc;
+  return kvPrelude(gpu) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + io + '\n' + prefillSrc;
 }
 
 export interface AttentionPlan {

@@ -4,36 +4,13 @@
 // of them per tile, all sharing the kv head's keys. With n_splits > 1 (decode: few rows, long
 // cache) each split covers split_len keys and writes unnormalized partials that `combine` merges;
 // with one split the workgroup writes the final output.
-// The host prepends kv_t and the constants D4 (head dim / 4), TQ, TK, WG and NACC = ceil(TQ*D4/WG).
+// The host prepends kv_t, the constants D4 (head dim / 4), TQ, TK, WG and NACC = ceil(TQ*D4/WG), and
+// attention-io.wgsl.
 
-struct Params {
-  n_tokens: u32,
-  // Position of the step's first token; token t sees keys 0..pos+t.
-  pos: u32,
-  n_splits: u32,
-  split_len: u32,
-  n_head: u32,
-  n_kv: u32,
-  // Cache positions per kv head.
-  ctx: u32,
-  scale: f32,
-  // D4 again: a loop bound the shader compiler cannot unroll (full unrolling made lavapipe's
-  // compile take tens of seconds).
-  d4: u32,
-}
-
-// Each token's row holds its Q heads, then K and V heads (which this kernel reads from the cache).
-@group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<kv_t>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<vec4<kv_t>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 // [split][token * n_head + head][D4] and (max, sum) per [split][token * n_head + head].
 @group(0) @binding(4) var<storage, read_write> part_o: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> part_ml: array<vec2<f32>>;
-@group(0) @binding(6) var<uniform> p: Params;
 
-// Stands in for -inf: masked scores and empty rows, without inf - inf = NaN.
-const NEG = -3.0e38;
 
 var<workgroup> qs: array<vec4<f32>, TQ * D4>;
 var<workgroup> kvs: array<vec4<f32>, TK * D4>;
