@@ -1,7 +1,41 @@
-// Weight tensors in GPU memory: the file's raw ggml bytes (kernels decode them in place), split
-// into row ranges so that each part fits one storage binding (maxStorageBufferBindingSize).
+// Weight tensors in GPU memory, split into row ranges so that each part fits one storage binding
+// (maxStorageBufferBindingSize). Two layouts:
+// - raw: the file's ggml bytes, which the kernels decode in place;
+// - int8 (CPU adapters, Q8_0 / Q4_0 / Q4_K): the same quants regrouped so a CPU's SIMD lanes, one
+//   row each, load neighbouring words: per unit of 32 weights an f32 scale (and an f32 min for
+//   Q4_K), and the unit's quants as words (8 of int8, or 4 of nibbles: weight i in the low nibble of
+//   byte i, weight i + 16 in its high nibble), each field interleaved over groups of 8 rows.
 import { GGMLType, rowBytes, typeName } from './ggml.js';
 import { Gpu, GpuError, type MemoryKind } from './gpu.js';
+import { f16ToF32, minK4, scaleK4 } from './quant.js';
+
+export type TensorLayout = 'raw' | 'int8';
+
+/** Weight types with an int8 layout: words of quants per unit of 32, how mins are kept, unit alignment. */
+export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 8; mins: 'none' | 'eight' | 'stored'; cols: number }> = new Map([
+  [GGMLType.Q8_0, { words: 8, mins: 'none', cols: 32 }],
+  // Q4_0 weights are d (q - 8): the kernel subtracts 8 times the activations' sum.
+  [GGMLType.Q4_0, { words: 4, mins: 'eight', cols: 32 }],
+  [GGMLType.Q4_K, { words: 4, mins: 'stored', cols: 256 }],
+] as const);
+
+/** Rows interleaved word by word in the int8 layout (a CPU's SIMD width in 32-bit lanes). */
+export const INT8_GROUP = 8;
+
+/** Word offsets of the int8 layout's fields in a part of `rows` rows. */
+export function int8Regions(type: GGMLType, rows: number, cols: number): { minOffset: number; quantOffset: number; bytes: number } {
+  const l = INT8_LAYOUTS.get(type)!;
+  const units = Math.ceil(rows / INT8_GROUP) * INT8_GROUP * (cols / 32);
+  const minOffset = units;
+  const quantOffset = l.mins === 'stored' ? 2 * units : units;
+  return { minOffset, quantOffset, bytes: (quantOffset + units * l.words) * 4 };
+}
+
+/** Whether a weight of `type` and `cols` columns can take the int8 layout. */
+export function hasInt8Layout(type: GGMLType, cols: number): boolean {
+  const l = INT8_LAYOUTS.get(type);
+  return !!l && cols % l.cols === 0;
+}
 
 export interface GpuTensorPart {
   /** Holds rows firstRow .. firstRow + rows - 1, back to back, starting at byte 0. */
@@ -13,6 +47,7 @@ export interface GpuTensorPart {
 export interface GpuTensor {
   name: string;
   type: GGMLType;
+  layout: TensorLayout;
   /** Elements per row (ggml dims[0]). */
   cols: number;
   /** Rows (product of ggml dims[1..]). */
@@ -27,10 +62,11 @@ export interface RowRange { firstRow: number; rows: number }
 // field that ends unaligned (see dequant8.wgsl), and is a multiple of 16 bytes.
 const partBytes = (dataBytes: number) => Math.ceil((dataBytes + 4) / 16) * 16;
 
-/** Row ranges of whole rows, each part (with its padding) at most `maxBytes`. */
-export function splitRows(name: string, rows: number, rowSize: number, maxBytes: number): RowRange[] {
-  const per = Math.floor((maxBytes - (maxBytes % 16) - 16) / rowSize);
-  if (per < 1) throw new GpuError(`tensor "${name}": one row is ${rowSize} bytes, over the device's storage binding limit of ${maxBytes} bytes`);
+/** Row ranges of whole rows (of `multiple` rows but the last), each part (with its padding) at most `maxBytes`. */
+export function splitRows(name: string, rows: number, rowSize: number, maxBytes: number, multiple = 1): RowRange[] {
+  const fit = Math.floor((maxBytes - (maxBytes % 16) - 16) / rowSize);
+  const per = fit - (fit % multiple);
+  if (per < 1) throw new GpuError(`tensor "${name}": ${multiple > 1 ? `${multiple} rows are` : 'one row is'} ${rowSize * multiple} bytes, over the device's storage binding limit of ${maxBytes} bytes`);
   const out: RowRange[] = [];
   for (let r = 0; r < rows; r += per) out.push({ firstRow: r, rows: Math.min(per, rows - r) });
   return out;
@@ -46,28 +82,91 @@ function shape(name: string, type: GGMLType, dims: number[]): { cols: number; ro
   }
 }
 
-/** Device bytes a tensor will take, parts padded as allocTensor pads them. */
-export function tensorDeviceBytes(name: string, type: GGMLType, dims: number[], maxBinding: number): number {
+/** Parts of a tensor in a layout and the bytes each takes on the device. */
+function layoutParts(name: string, type: GGMLType, dims: number[], layout: TensorLayout, maxBytes: number): (RowRange & { bytes: number })[] {
   const s = shape(name, type, dims);
-  return splitRows(name, s.rows, s.rowBytes, maxBinding).reduce((a, p) => a + partBytes(p.rows * s.rowBytes), 0);
+  if (layout === 'raw') return splitRows(name, s.rows, s.rowBytes, maxBytes).map((p) => ({ ...p, bytes: partBytes(p.rows * s.rowBytes) }));
+  if (!hasInt8Layout(type, s.cols)) throw new GpuError(`tensor "${name}" (${typeName(type)}, ${dims.join(' x ')}) has no int8 layout`);
+  const perRow = int8Regions(type, INT8_GROUP, s.cols).bytes / INT8_GROUP;
+  return splitRows(name, s.rows, perRow, maxBytes, INT8_GROUP).map((p) => ({ ...p, bytes: partBytes(int8Regions(type, p.rows, s.cols).bytes) }));
+}
+
+/** Device bytes a tensor will take, parts padded as allocTensor pads them. */
+export function tensorDeviceBytes(name: string, type: GGMLType, dims: number[], maxBinding: number, layout: TensorLayout = 'raw'): number {
+  return layoutParts(name, type, dims, layout, maxBinding).reduce((a, p) => a + p.bytes, 0);
 }
 
 export interface TensorOptions {
   kind?: MemoryKind;
   /** Largest part; the device's binding limit by default (tests lower it to exercise splitting). */
   maxPartBytes?: number;
+  layout?: TensorLayout;
 }
 
 /** Allocates (uninitialized) parts for a tensor. */
 export function allocTensor(gpu: Gpu, name: string, type: GGMLType, dims: number[], o: TensorOptions = {}): GpuTensor {
   const s = shape(name, type, dims);
   const kind = o.kind ?? 'weights';
+  const layout = o.layout ?? 'raw';
   const maxPart = Math.min(o.maxPartBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
-  const parts = splitRows(name, s.rows, s.rowBytes, maxPart).map((p, i, all) => ({
-    ...p,
-    buffer: gpu.buffer(all.length > 1 ? `${name}[${i}]` : name, partBytes(p.rows * s.rowBytes), kind),
+  const parts = layoutParts(name, type, dims, layout, maxPart).map((p, i, all) => ({
+    firstRow: p.firstRow,
+    rows: p.rows,
+    buffer: gpu.buffer(all.length > 1 ? `${name}[${i}]` : name, p.bytes, kind),
   }));
-  return { name, type, ...s, parts };
+  return { name, type, layout, ...s, parts };
+}
+
+/**
+ * Converts `rows` raw rows (a part's rows from `first`, a multiple of INT8_GROUP unless they end the
+ * part) into the int8 layout's words, written by `write(wordOffset, words)` into a part of
+ * `partRows` rows.
+ */
+function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8Array, write: (word: number, data: Uint32Array | Float32Array) => void): void {
+  const l = INT8_LAYOUTS.get(t.type)!;
+  const nu = t.cols / 32, rows = raw.length / t.rowBytes;
+  const groups = Math.ceil(rows / INT8_GROUP);
+  const units = groups * INT8_GROUP * nu;
+  const scales = new Float32Array(units), mins = new Float32Array(l.mins === 'stored' ? units : 0);
+  const quants = new Uint32Array(units * l.words);
+  const words = new Uint32Array(raw.buffer, raw.byteOffset, (raw.byteOffset % 4 === 0 ? raw.length >> 2 : 0));
+  const word = (o: number) => (o % 4 === 0 && words.length ? words[o >> 2] : (raw[o] | (raw[o + 1] << 8) | (raw[o + 2] << 16) | (raw[o + 3] << 24)) >>> 0);
+  const nib = new Uint8Array(32);
+  for (let r = 0; r < rows; r++) {
+    const g = Math.floor(r / INT8_GROUP), lane = r % INT8_GROUP;
+    const at = (u: number) => (g * nu + u) * INT8_GROUP + lane;
+    const row = r * t.rowBytes;
+    for (let u = 0; u < nu; u++) {
+      const q = (i: number) => (at(u) - lane) * l.words + i * INT8_GROUP + lane;
+      if (t.type === GGMLType.Q8_0) {
+        const o = row + u * 34;
+        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
+        for (let i = 0; i < 8; i++) quants[q(i)] = word(o + 2 + 4 * i);
+      } else if (t.type === GGMLType.Q4_0) {
+        const o = row + u * 18;
+        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
+        for (let i = 0; i < 4; i++) quants[q(i)] = word(o + 2 + 4 * i);
+      } else {
+        // Q4_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd) nibbles of
+        // its 32-byte chunk of qs.
+        const o = row + Math.floor(u / 8) * 144, j = u % 8;
+        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8)) * scaleK4(raw, o + 4, j);
+        mins[at(u)] = f16ToF32(raw[o + 2] | (raw[o + 3] << 8)) * minK4(raw, o + 4, j);
+        const qs = o + 16 + 32 * (j >> 1), shift = (j & 1) * 4;
+        for (let i = 0; i < 32; i++) nib[i] = (raw[qs + i] >> shift) & 15;
+        for (let i = 0; i < 4; i++) {
+          let w = 0;
+          for (let b = 0; b < 4; b++) w |= (nib[4 * i + b] | (nib[16 + 4 * i + b] << 4)) << (8 * b);
+          quants[q(i)] = w >>> 0;
+        }
+      }
+    }
+  }
+  const region = int8Regions(t.type, partRows, t.cols);
+  const g0 = (first / INT8_GROUP) * nu * INT8_GROUP;
+  write(g0, scales);
+  if (l.mins === 'stored') write(region.minOffset + g0, mins);
+  write(region.quantOffset + g0 * l.words, quants);
 }
 
 /**
@@ -80,14 +179,19 @@ export class Uploader {
 
   constructor(private readonly gpu: Gpu, private readonly chunkBytes = 4 << 20, private readonly windowBytes = 32 << 20) {}
 
-  /** Copies the tensor's bytes, read by `read(start, length)` from its source, into its parts. */
+  /** Copies the tensor's bytes (raw ggml rows), read by `read(start, length)` from its source, into its parts in its layout. */
   async upload(t: GpuTensor, read: (start: number, length: number) => Uint8Array, onBytes?: (n: number) => void): Promise<void> {
+    // int8 chunks are whole groups of rows.
+    const chunkRows = t.layout === 'raw' ? 0 : Math.max(1, Math.floor(this.chunkBytes / (t.rowBytes * INT8_GROUP))) * INT8_GROUP;
     for (const p of t.parts) {
       const base = p.firstRow * t.rowBytes;
       const size = p.rows * t.rowBytes;
-      for (let off = 0; off < size; off += this.chunkBytes) {
-        const n = Math.min(this.chunkBytes, size - off);
-        this.gpu.write(p.buffer, read(base + off, n), off);
+      const step = t.layout === 'raw' ? this.chunkBytes : chunkRows * t.rowBytes;
+      for (let off = 0; off < size; off += step) {
+        const n = Math.min(step, size - off);
+        const bytes = read(base + off, n);
+        if (t.layout === 'raw') this.gpu.write(p.buffer, bytes, off);
+        else writeInt8Rows(t, p.rows, off / t.rowBytes, bytes, (word, data) => this.gpu.write(p.buffer, data, word * 4));
         this.pending += n;
         onBytes?.(n);
         if (this.pending >= this.windowBytes) await this.flush();
@@ -105,6 +209,7 @@ export class Uploader {
 export async function tensorFromBytes(gpu: Gpu, name: string, type: GGMLType, dims: number[], bytes: Uint8Array, o: TensorOptions = {}): Promise<GpuTensor> {
   const t = allocTensor(gpu, name, type, dims, o);
   if (bytes.byteLength !== t.rows * t.rowBytes) {
+    releaseTensor(gpu, t);
     throw new GpuError(`tensor "${name}": ${bytes.byteLength} bytes given, ${typeName(type)} ${dims.join(' x ')} needs ${t.rows * t.rowBytes}`);
   }
   const up = new Uploader(gpu);

@@ -212,10 +212,10 @@ function dqQ8_0(b: Uint8Array, nb: number, y: Float32Array, yo: number): void {
 }
 
 /** 6-bit scale (sc) and min (m) of sub-block j from the 12 packed bytes at s (get_scale_min_k4). */
-function scaleK4(b: Uint8Array, s: number, j: number): number {
+export function scaleK4(b: Uint8Array, s: number, j: number): number {
   return j < 4 ? b[s + j] & 63 : (b[s + j + 4] & 0xf) | ((b[s + j - 4] >> 6) << 4);
 }
-function minK4(b: Uint8Array, s: number, j: number): number {
+export function minK4(b: Uint8Array, s: number, j: number): number {
   return j < 4 ? b[s + j + 4] & 63 : (b[s + j + 4] >> 4) | ((b[s + j] >> 6) << 4);
 }
 

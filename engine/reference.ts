@@ -73,7 +73,7 @@ function roundEven(v: number): number {
  * partner) also returns, per block of 32, how far its stored sum f16(d * sum q) is from the sum of
  * the returned values: the dot product multiplies the weight block's min by the stored sum.
  */
-function ggmlCpuInput(type: GGMLType, x: Float32Array): { x: Float32Array; sumError?: Float32Array } {
+export function ggmlCpuInput(type: GGMLType, x: Float32Array): { x: Float32Array; sumError?: Float32Array } {
   const y = new Float32Array(x.length);
   switch (type) {
     case GGMLType.F32:

@@ -1,7 +1,7 @@
 // The WebGPU model's own behaviour, against the reference model on a small fixture: independent
 // sequences, truncation, chunked prefill, decode over split keys, device sampling, the load report,
-// the memory check and bad input. An f32 KV cache keeps the comparison tight (the f16 cache is
-// covered by test/webgpu-parity.test.ts).
+// the memory check and bad input. An f32 KV cache and float products keep the comparison tight
+// (the f16 cache and the int8 products are covered by test/webgpu-parity.test.ts).
 import { test, after, before } from 'node:test';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,7 +26,7 @@ const progress: [number, number][] = [];
 
 before(async () => {
   g = readGGUF(fixtureModel({ arch: 'llama', vocab: 'llama-spm', type: GGMLType.Q8_0, seed: 11 }));
-  gpu = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 2, device: { f16: false }, onProgress: (a, b) => progress.push([a, b]) });
+  gpu = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 2, device: { f16: false }, int8: false, onProgress: (a, b) => progress.push([a, b]) });
   ref = ReferenceModel.load(g, { nCtx: N_CTX, nSeq: 2 });
 });
 
@@ -135,7 +135,7 @@ test('projections whose weights differ in type run as separate matmuls', async (
     }),
   });
   const mixed = readGGUF(path);
-  const m = await WebGpuModel.load(mixed, { nCtx: 32, device: { f16: false } });
+  const m = await WebGpuModel.load(mixed, { nCtx: 32, device: { f16: false }, int8: false });
   try {
     const r = ReferenceModel.load(mixed, { nCtx: 32 });
     const seed = freshSeed();

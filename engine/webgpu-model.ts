@@ -1,6 +1,7 @@
 // The product compute path: llama / qwen2 forward passes on WebGPU, with the same semantics as the
 // reference model (engine/reference.ts). Weights stay quantized in device memory, streamed from the
-// file in bounded chunks; each sequence (slot) has its own KV cache in VRAM (f16 with shader-f16);
+// file in bounded chunks (regrouped into the int8 layout on CPU adapters, engine/gpu-tensor.ts); each
+// sequence (slot) has its own KV cache in VRAM (kernels/kv.ts picks f16 or f32);
 // pipelines and bind groups are built at load, and every step is one command buffer covering all
 // layers (prompts run in chunks of up to PREFILL_CHUNK tokens).
 import { freemem } from 'node:os';
@@ -8,13 +9,13 @@ import type { Backend, BackendStats, SampleParams } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from './gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type MemoryKind } from './gpu.js';
-import { allocTensor, tensorDeviceBytes, Uploader, type GpuTensor } from './gpu-tensor.js';
+import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from './gpu-tensor.js';
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
 import { dequantize } from './quant.js';
 import { sampleLogits } from './reference.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../kernels/attention.js';
 import { Embedding } from '../kernels/embed.js';
-import { kvElementBytes } from '../kernels/kv.js';
+import { kvElementBytes, kvF16 } from '../kernels/kv.js';
 import { MatmulKernels } from '../kernels/matmul.js';
 import { RmsNorm } from '../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../kernels/rope.js';
@@ -38,13 +39,22 @@ export interface WebGpuLoadOptions {
   maxDeviceBytes?: number;
   /** Device features to leave off (tests of the fallback paths). */
   device?: GpuOptions;
+  /**
+   * Q8_0, Q4_0 and Q4_K weights in the int8 layout, multiplied by activations rounded to int8 as
+   * ggml-cpu rounds them (default: on software adapters, where it is about twice as fast).
+   */
+  int8?: boolean;
 }
 
 export interface WebGpuLoadReport {
   path: string;
   device: string;
   f16: boolean;
+  /** The KV cache holds f16 (kernels/kv.ts). */
+  f16Kv: boolean;
   subgroups: boolean;
+  /** Some weights are in the int8 layout, multiplied as ggml-cpu multiplies them. */
+  int8: boolean;
   nVocab: number;
   nCtx: number;
   nSeq: number;
@@ -87,13 +97,13 @@ function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, n
 interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
 
 /** Device bytes the model needs, checked against the device's binding and buffer limits. */
-function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu): MemoryPlan {
+function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu, layout: (t: GGUFTensorInfo) => TensorLayout, f16Kv: boolean): MemoryPlan {
   const lim = gpu.limits;
   let weights = 0;
   for (const t of tensors.values()) {
-    weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, lim.maxStorageBufferBindingSize);
+    weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, lim.maxStorageBufferBindingSize, layout(t));
   }
-  const kvBinding = c.nHeadKv * nCtx * c.headDim * kvElementBytes(gpu);
+  const kvBinding = c.nHeadKv * nCtx * c.headDim * kvElementBytes(f16Kv);
   if (kvBinding > lim.maxStorageBufferBindingSize) {
     throw new GpuError(`${path}: a ${nCtx}-position KV cache layer (${kvBinding} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes; use a smaller context`);
   }
@@ -193,7 +203,10 @@ export class WebGpuModel implements Backend {
 
   private static async build(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nSeq: number, opts: WebGpuLoadOptions, t0: number): Promise<WebGpuModel> {
     const nCtx = opts.nCtx;
-    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu);
+    const int8 = opts.int8 ?? gpu.info.software;
+    const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => (int8 && hasInt8Layout(t.type, t.dims[0]) ? 'int8' : 'raw');
+    const f16Kv = kvF16(gpu);
+    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv);
     const need = plan.weights + plan.kv + plan.scratch;
     const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);
     if (need > available) {
@@ -211,7 +224,7 @@ export class WebGpuModel implements Backend {
     const read = (t: GGUFTensorInfo) => (s: number, n: number) => readTensorBytes(g, t, s, n);
     const matrix = async (name: string): Promise<GpuTensor> => {
       const t = tensors.get(name)!;
-      const w = allocTensor(gpu, name, t.type, t.dims);
+      const w = allocTensor(gpu, name, t.type, t.dims, { layout: layout(t) });
       await up.upload(w, read(t), progress);
       return w;
     };
@@ -233,7 +246,7 @@ export class WebGpuModel implements Backend {
       const yStride = widths.reduce((a, b) => a + b, 0);
       const offsets = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
       if (infos.every((t) => t.type === infos[0].type)) {
-        const w = allocTensor(gpu, label, infos[0].type, [infos[0].dims[0], yStride]);
+        const w = allocTensor(gpu, label, infos[0].type, [infos[0].dims[0], yStride], { layout: layout(infos[0]) });
         await up.upload(w, concatenated(infos.map(read), infos.map((t) => t.nbytes)), progress);
         const bias = biases && vector(concat(biases.map(f32)), `${label} bias`);
         return { pieces: [{ weight: w, bias, yOffset: 0 }], yStride };
@@ -272,8 +285,8 @@ export class WebGpuModel implements Backend {
     const sizes = scratchSizes(c, plan.chunk, nCtx);
     const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, gpu.buffer(k, n, 'scratch')])) as Record<keyof typeof sizes, GPUBuffer>;
     gpu.write(b.angles, ropeTable(c, nCtx, freqFactors));
-    const ropeParams = new RopeParams(gpu, c, nCtx);
-    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale });
+    const ropeParams = new RopeParams(gpu, c, nCtx, f16Kv);
+    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv);
     const part = attentionPartialBytes(c);
     const partO = gpu.buffer('attention partials', part.o, 'scratch');
     const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
@@ -282,7 +295,7 @@ export class WebGpuModel implements Backend {
     for (const L of layers) for (const w of [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down]) types.add(w.type);
     const norm = (w: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: b.x, w, y: b.h, residual }, c.nEmbd, c.rmsEps);
     const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
-      MatmulKernels.create(gpu, types),
+      MatmulKernels.create(gpu, types, { int8 }),
       Embedding.create(gpu, tokEmbd, b.tokens, b.x),
       norm(attnNorms[0]),
       SiluMul.create(gpu, b.gu, b.act, c.nFf),
@@ -302,7 +315,8 @@ export class WebGpuModel implements Backend {
     await gpu.done();
 
     const report: WebGpuLoadReport = {
-      path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, subgroups: gpu.subgroups,
+      path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, f16Kv, subgroups: gpu.subgroups,
+      int8: [output, ...layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])].some((w) => w.layout === 'int8'),
       nVocab: c.nVocab, nCtx, nSeq, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv,
       fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,

@@ -10,8 +10,8 @@ const gpu = await Gpu.create();
 after(() => gpu.destroy());
 
 /** The cache as the kernel sees it: f16-rounded when the cache is f16. */
-function cacheData(values: Float32Array): { bytes: ArrayBufferView; values: Float32Array } {
-  if (kvElementBytes(gpu) === 4) return { bytes: values, values };
+function cacheData(values: Float32Array, f16: boolean): { bytes: ArrayBufferView; values: Float32Array } {
+  if (kvElementBytes(f16) === 4) return { bytes: values, values };
   const h = Uint16Array.from(values, f32ToF16);
   return { bytes: h, values: Float32Array.from(h, f16ToF32) };
 }
@@ -52,16 +52,18 @@ const cases = [
   { name: 'short multi-token steps over split keys, GQA 4', nHead: 8, nHeadKv: 2, headDim: 128, steps: [[3, 300], [8, 517]] },
 ];
 
-for (const cs of cases) {
-  test(`attention ${cs.name} matches float64`, async () => {
+// Both cache types where the device has shader-f16.
+const kvTypes = gpu.f16 ? [true, false] : [false];
+for (const cs of cases) for (const f16 of kvTypes) {
+  test(`attention ${cs.name}, ${f16 ? 'f16' : 'f32'} cache, matches float64`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);
     const ctx = 800;
     const shape: AttentionShape = { nHead: cs.nHead, nHeadKv: cs.nHeadKv, headDim: cs.headDim, ctx, scale: 1 / Math.sqrt(cs.headDim) };
     const D = cs.headDim;
-    const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2));
-    const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2));
-    const params = new AttentionParams(gpu, shape);
+    const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
+    const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
+    const params = new AttentionParams(gpu, shape, f16);
     const part = attentionPartialBytes(shape);
     const maxTok = Math.max(...cs.steps.map((s) => s[0]));
     // Q heads sit in rows of Q, K and V heads; K and V are garbage here (read from the cache).

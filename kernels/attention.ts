@@ -2,7 +2,7 @@
 // workgroups, flash-decoding style, and merge the splits in a second dispatch (attention.wgsl);
 // prefill steps tile the queries with register-blocked workgroups (attention-prefill.wgsl).
 import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
-import { kvPrelude } from './kv.js';
+import { kvF16 as defaultKvF16, kvPrelude } from './kv.js';
 import src from './attention.wgsl';
 import prefillSrc from './attention-prefill.wgsl';
 import io from './attention-io.wgsl';
@@ -37,9 +37,9 @@ function tiling(gpu: Gpu, d: number, tq: number, tk: number): Tiling {
   return t;
 }
 
-function code(gpu: Gpu, d: number, t: Tiling): string {
+function code(f16: boolean, d: number, t: Tiling): string {
   const d4 = d / 4;
-  return `${kvPrelude(gpu)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${src}`;
+  return `${kvPrelude(f16)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${src}`;
 }
 
 /** The largest prefill tiles (TQ a multiple of 16, TK of 8) whose workgroup memory fits the device. */
@@ -52,10 +52,10 @@ function prefillTiling(gpu: Gpu, d: number): Tiling {
   return t;
 }
 
-function prefillCode(gpu: Gpu, d: number, t: Tiling): string {
+function prefillCode(f16: boolean, d: number, t: Tiling): string {
   const d4 = d / 4;
   const consts = { D4: d4, TQ: t.tq, TK: t.tk, RQ: t.tq / 16, RK: t.tk / 8, RJ: Math.ceil(d4 / 8) };
-  return kvPrelude(gpu) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + io + '\n' + prefillSrc;
+  return kvPrelude(f16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + io + '\n' + prefillSrc;
 }
 
 export interface AttentionPlan {
@@ -69,7 +69,8 @@ export class AttentionParams {
   readonly buffer: GPUBuffer;
   private readonly data = new ArrayBuffer(36);
 
-  constructor(private readonly gpu: Gpu, readonly shape: AttentionShape) {
+  /** kvF16: the cache holds f16 (default: kv.ts's choice for the device). */
+  constructor(private readonly gpu: Gpu, readonly shape: AttentionShape, readonly kvF16 = defaultKvF16(gpu)) {
     if (shape.headDim % 4 !== 0) throw new GpuError(`attention: head dimension ${shape.headDim} must be a multiple of 4`);
     if (shape.nHead % shape.nHeadKv !== 0) throw new GpuError(`attention: ${shape.nHead} heads are not a multiple of ${shape.nHeadKv} kv heads`);
     new Uint32Array(this.data).set([0, 0, 1, 0, shape.nHead, shape.nHeadKv, shape.ctx, 0, shape.headDim / 4]);
@@ -129,9 +130,9 @@ export class Attention {
     const pre = prefillTiling(gpu, d);
     const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
     const [p1, p2, p3] = await Promise.all([
-      gpu.pipeline({ label: 'attention prefill', code: prefillCode(gpu, d, pre) }),
-      gpu.pipeline({ label: 'attention decode', code: code(gpu, d, dec) }),
-      gpu.pipeline({ label: 'attention combine', code: code(gpu, d, dec), entryPoint: 'combine' }),
+      gpu.pipeline({ label: 'attention prefill', code: prefillCode(params.kvF16, d, pre) }),
+      gpu.pipeline({ label: 'attention decode', code: code(params.kvF16, d, dec) }),
+      gpu.pipeline({ label: 'attention combine', code: code(params.kvF16, d, dec), entryPoint: 'combine' }),
     ]);
     const all = [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
     return new Attention(

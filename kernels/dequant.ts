@@ -1,5 +1,6 @@
 // Host side of dequant.wgsl: picks the per-type element decoder for a kernel module.
 import { GGMLType, typeName, typeTraits } from '../engine/ggml.js';
+import { INT8_LAYOUTS, type TensorLayout } from '../engine/gpu-tensor.js';
 import src from './dequant.wgsl';
 
 const DECODER: Partial<Record<GGMLType, string>> = {
@@ -20,16 +21,32 @@ const DECODER: Partial<Record<GGMLType, string>> = {
 export const GPU_DEQUANT_TYPES: ReadonlySet<GGMLType> = new Set(Object.keys(DECODER).map(Number) as GGMLType[]);
 
 /**
- * dequant.wgsl plus `fn dq(row: u32, i: u32) -> f32`: element i of the row starting at byte `row` of
- * W, for one ggml type.
+ * `fn dq(m: u32, i: u32, l: Layout) -> f32`: element i of row m of W, for one ggml type in one
+ * layout (engine/gpu-tensor.ts), with `struct Layout { row_bytes, units, min_off, quant_off }`.
  */
-export function dequantWgsl(type: GGMLType): string {
+export function dequantWgsl(type: GGMLType, layout: TensorLayout = 'raw'): string {
   const call = DECODER[type];
   const t = typeTraits(type);
   if (!call || !t) throw new Error(`no GPU decoder for ggml type ${typeName(type)}`);
+  const struct = 'struct Layout { row_bytes: u32, units: u32, min_off: u32, quant_off: u32 }';
+  if (layout === 'int8') {
+    const l = INT8_LAYOUTS.get(type);
+    if (!l) throw new Error(`no int8 layout for ggml type ${typeName(type)}`);
+    // Scale, min and the word holding element i of row m's unit i / 32.
+    return `${struct}
+fn dq(m: u32, i: u32, l: Layout) -> f32 {
+  let s = ((m >> 3u) * l.units + i / 32u) * 8u + (m & 7u);
+  let j = i % 32u;
+  let word = W[l.quant_off + s * ${l.words}u - (m & 7u) * ${l.words - 1}u + ((j % ${l.words * 4}u) / 4u) * 8u];
+  let q = ${l.words === 8 ? 'f32((bitcast<i32>(word << (24u - (j % 4u) * 8u))) >> 24u)' : 'f32((word >> ((j % 4u) * 8u + (j / 16u) * 4u)) & 0xFu)'};
+  return ${{ none: 'bitcast<f32>(W[s]) * q', eight: 'bitcast<f32>(W[s]) * (q - 8.0)', stored: 'bitcast<f32>(W[s]) * q - bitcast<f32>(W[l.min_off + s])' }[l.mins]};
+}
+`;
+  }
   return `${src}
-fn dq(row: u32, i: u32) -> f32 {
-  let blk = row + (i / ${t.blockSize}u) * ${t.typeSize}u;
+${struct}
+fn dq(m: u32, i: u32, l: Layout) -> f32 {
+  let blk = m * l.row_bytes + (i / ${t.blockSize}u) * ${t.typeSize}u;
   let j = i % ${t.blockSize}u;
   return ${call};
 }

@@ -1,9 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gpu, submitPass } from '../engine/gpu.js';
-import { typeName, typeTraits } from '../engine/ggml.js';
+import { GGMLType, typeName, typeTraits } from '../engine/ggml.js';
 import { dequantize, quantize } from '../engine/quant.js';
-import { tensorFromBytes } from '../engine/gpu-tensor.js';
+import { INT8_LAYOUTS, tensorFromBytes, type TensorLayout } from '../engine/gpu-tensor.js';
 import { Embedding } from './embed.js';
 import { GPU_DEQUANT_TYPES } from './dequant.js';
 import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
@@ -11,10 +11,12 @@ import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } fr
 const gpu = await Gpu.create();
 after(() => gpu.destroy());
 
-// Every type the decoders handle, with odd row counts and odd block counts per row; the table is
-// split into parts of a few rows to cover tensors over the binding limit.
-for (const type of GPU_DEQUANT_TYPES) {
-  test(`embedding lookup from ${typeName(type)} rows matches dequantize`, async () => {
+// Every type the decoders handle (and the int8 layout of those that have one), with odd row counts
+// and odd block counts per row; the table is split into parts of a few rows to cover tensors over
+// the binding limit.
+const cases: [GGMLType, TensorLayout][] = [...[...GPU_DEQUANT_TYPES].map((t) => [t, 'raw'] as [GGMLType, TensorLayout]), ...[...INT8_LAYOUTS.keys()].map((t) => [t, 'int8'] as [GGMLType, TensorLayout])];
+for (const [type, layout] of cases) {
+  test(`embedding lookup from ${typeName(type)} rows (${layout} layout) matches dequantize`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);
     const bs = typeTraits(type)!.blockSize;
@@ -22,8 +24,9 @@ for (const type of GPU_DEQUANT_TYPES) {
     const vocab = 37;
     const bytes = quantize(type, randomF32(cols * vocab, rand, 2));
     const rowBytes = bytes.length / vocab;
-    const table = await tensorFromBytes(gpu, 'token_embd.weight', type, [cols, vocab], bytes, { maxPartBytes: rowBytes * 10 + 32 });
-    assert.equal(table.parts.length, 4);
+    // int8 parts hold whole groups of 8 rows (and up to a third more bytes per row).
+    const table = await tensorFromBytes(gpu, 'token_embd.weight', type, [cols, vocab], bytes, { layout, maxPartBytes: layout === 'raw' ? rowBytes * 10 + 32 : rowBytes * 11 + 32 });
+    assert.equal(table.parts.length, layout === 'raw' ? 4 : 5);
     const ids = [0, vocab - 1, 10, 9, 20, 30, 10, Math.floor(rand() * vocab)];
     const tokens = storage(gpu, 'tokens', new Uint32Array(ids));
     const out = poisoned(gpu, 'out', ids.length * cols * 4);

@@ -5,7 +5,8 @@ struct Params {
   cols: u32,
   first_row: u32,
   rows: u32,
-  row_bytes: u32,
+  pad: u32,
+  table: Layout,
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -21,5 +22,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (i >= p.cols || id < p.first_row || id - p.first_row >= p.rows) {
     return;
   }
-  out[t * p.cols + i] = dq((id - p.first_row) * p.row_bytes, i);
+  out[t * p.cols + i] = dq(id - p.first_row, i, p.table);
 }

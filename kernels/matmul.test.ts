@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Gpu, GpuError, submitPass } from '../engine/gpu.js';
 import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
 import { dequantize, f32ToF16, quantize } from '../engine/quant.js';
-import { tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
+import { INT8_LAYOUTS, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
+import { ggmlCpuInput } from '../engine/reference.js';
 import { MATMUL_TYPES, MatmulKernels } from './matmul.js';
 import { freshSeed, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
 
@@ -17,6 +18,9 @@ const rowsPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { rows: true });
 const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath], ['rows', rowsPath]];
 const tiledPath = subgroupPath ?? sharedPath;
 const layouts: [string, MatmulKernels][] = [['tiled', tiledPath], ['rows', rowsPath]];
+// Integer products on weights in the int8 layout (CPU adapters' default; any device runs them).
+const INT8_TYPES = [...INT8_LAYOUTS.keys()];
+const int8Path = await MatmulKernels.create(gpu, INT8_TYPES, { int8: true });
 
 // f32 accumulation: the error bound is relative to sum |w x| of each output (the condition of the
 // dot product), so cancellation in the result cannot hide or fake an error.
@@ -59,7 +63,12 @@ interface Case {
   bias?: boolean;
   /** Random raw blocks instead of quantized random floats. */
   raw?: boolean;
+  /** The weight in the int8 layout: x is rounded as ggml-cpu rounds it for the type (see TOL_INT8). */
+  int8?: boolean;
 }
+
+// The int8 kernels' integer sums are exact; what remains is f32 scaling and accumulation per unit.
+const TOL_INT8 = 1e-5;
 
 /**
  * Runs one product with offsets and strides around every operand, all unused space poisoned with
@@ -70,16 +79,22 @@ async function check(c: Case): Promise<void> {
   const seed = freshSeed();
   const rand = rng(seed);
   const { type, rows, cols, n } = c;
-  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''} seed ${seed}`;
+  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''}${c.int8 ? ' int8' : ''} seed ${seed}`;
   const bytes = c.raw ? rawBlocks(type, rows * cols, rand) : quantize(type, randomF32(rows * cols, rand));
   const w = dequantize(type, bytes, rows * cols);
   const rb = rowBytes(type, cols);
-  const weight: GpuTensor = await tensorFromBytes(gpu, 'blk.0.ffn_up.weight', type, [cols, rows], bytes, c.split ? { maxPartBytes: rb * 10 + 32 } : {});
+  const layout = c.int8 ? 'int8' as const : 'raw' as const;
+  const weight: GpuTensor = await tensorFromBytes(gpu, 'blk.0.ffn_up.weight', type, [cols, rows], bytes, { layout, ...(c.split ? { maxPartBytes: rb * (c.int8 ? 24 : 10) + 32 } : {}) });
   if (c.split) assert.ok(weight.parts.length >= 3, `${what}: ${weight.parts.length} parts`);
 
   const xOffset = 4, xStride = cols + 4, yOffset = 5, yStride = rows + 3, biasOffset = 3;
   const x = new Float32Array(xOffset + (n + 1) * xStride).fill(NaN);
   for (let t = 0; t < n; t++) x.set(randomF32(cols, rand), xOffset + t * xStride);
+  // A group of zeros (scale 0) in the first token.
+  if (c.int8) x.fill(0, xOffset, xOffset + 32);
+  // What the products multiply: x itself, or x rounded to int8 as ggml-cpu rounds it.
+  const xs = new Float32Array(x);
+  if (c.int8) for (let t = 0; t < n; t++) xs.set(ggmlCpuInput(type, x.subarray(xOffset + t * xStride, xOffset + t * xStride + cols)).x, xOffset + t * xStride);
   const bias = new Float32Array(biasOffset + rows + 2).fill(NaN);
   bias.set(randomF32(rows, rand), biasOffset);
   const yLen = yOffset + (n + 1) * yStride;
@@ -96,14 +111,15 @@ async function check(c: Case): Promise<void> {
       let dot = c.bias ? bias[biasOffset + m] : 0;
       let mag = Math.abs(dot);
       for (let k = 0; k < cols; k++) {
-        const p = w[m * cols + k] * x[xOffset + t * xStride + k];
+        const p = w[m * cols + k] * xs[xOffset + t * xStride + k];
         dot += p;
         mag += Math.abs(p);
       }
       const i = yOffset + t * yStride + m;
       // A row of zero weights (a random scale that rounds to 0) must give exactly the bias.
       const err = mag === 0 ? (y[i] === dot ? 0 : Infinity) : Math.abs(y[i] - dot) / mag;
-      if (!(err <= TOL)) assert.fail(`${what}: y[token ${t}, row ${m}] = ${y[i]}, expected ${dot} (error ${err} of sum|w x| ${mag}, tolerance ${TOL})`);
+      const tol = c.int8 ? TOL_INT8 : TOL;
+      if (!(err <= tol)) assert.fail(`${what}: y[token ${t}, row ${m}] = ${y[i]}, expected ${dot} (error ${err} of sum|w x| ${mag}, tolerance ${tol})`);
       bits[i] = POISON;
     }
   }
@@ -136,6 +152,20 @@ for (const type of MATMUL_TYPES) {
       await check({ type, rows: 37, cols, n: 17, kernels, split: true });
     });
   }
+}
+
+for (const type of INT8_TYPES) {
+  const name = typeName(type);
+  const cols = colsFor(type);
+  test(`int8 layout: matvec ${name}, split weight, bias, and on random raw blocks`, async () => {
+    await check({ type, rows: 37, cols, n: 1, kernels: int8Path, split: true, bias: true, int8: true });
+    await check({ type, rows: 13, cols, n: 1, kernels: int8Path, raw: true, int8: true });
+  });
+  test(`int8 layout: matmul ${name}, split weight, 3 and 17 tokens, at 1031 x 512 x 67 tokens`, async () => {
+    await check({ type, rows: 37, cols, n: 3, kernels: int8Path, split: true, bias: true, int8: true });
+    await check({ type, rows: 37, cols, n: 17, kernels: int8Path, split: true, raw: true, int8: true });
+    await check({ type, rows: 1031, cols: 512, n: 67, kernels: int8Path, raw: true, int8: true });
+  });
 }
 
 // Matvec on long rows and matmul over many tiles, for the common model types; the workgroup shape

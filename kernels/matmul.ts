@@ -1,10 +1,11 @@
 // Matrix products straight on ggml's quantized blocks: matvec for decode (one token), tiled matmul for
-// prefill (n tokens); on CPU adapters, register-blocked row kernels for both. Pipelines are
-// compiled once per weight type; bind groups and their uniform parameters are cached by buffer
+// prefill (n tokens); on CPU adapters, register-blocked row kernels for both, and for weights in the
+// int8 layout, integer products with activations quantized as ggml-cpu quantizes them. Pipelines
+// are compiled once per weight type; bind groups and their uniform parameters are cached by buffer
 // identity and offsets, so a decode step encodes without allocating.
 import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
 import { GpuError, type Gpu } from '../engine/gpu.js';
-import { releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
+import { hasInt8Layout, INT8_LAYOUTS, int8Regions, releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
 import { quantize } from '../engine/quant.js';
 import dequant8 from './dequant8.wgsl';
 import matvecSrc from './matvec.wgsl';
@@ -13,6 +14,8 @@ import reduceShared from './matvec-shared.wgsl';
 import matmulSrc from './matmul.wgsl';
 import rowsSrc from './matmul-rows.wgsl';
 import matmulIo from './matmul-io.wgsl';
+import int8Src from './matmul-int8.wgsl';
+import quantizeActSrc from './quantize-act.wgsl';
 
 // Decoder (dequant8.wgsl) and matvec pairing distance: the groups of 8 at k and k + pair share bytes.
 const DECODER: Partial<Record<GGMLType, { fn: string; pair: number }>> = {
@@ -70,6 +73,8 @@ export interface MatmulOptions {
   subgroups?: boolean;
   /** One weight row per invocation (matmul-rows.wgsl; default: on software adapters, i.e. CPUs). */
   rows?: boolean;
+  /** Compile the integer kernels for weights in the int8 layout (default: on software adapters). */
+  int8?: boolean;
 }
 
 // Matvec workgroup shapes: T invocations (a power of two) over the row, R rows. Picked per weight
@@ -90,6 +95,17 @@ function matvecShape(rows: number): MatvecShape {
 const ROWS_T = 32;
 const ROWS_ONE = { tn: 1, r: 1 };
 const ROWS_MANY = { tn: 16, r: 8 };
+
+// Integer kernels (matmul-int8.wgsl): T invocations, R rows and TN tokens each. From lavapipe
+// timings (2 cores, Qwen2.5-Coder-0.5B shapes): about twice the row kernels' speed for one token.
+const INT8_T = 32;
+const INT8_ONE = { tn: 1, r: 2 };
+const INT8_MANY = { tn: 8, r: 4 };
+// Activation words per token and unit of 32 (quantize-act.wgsl): scale, sum, 8 words of quants.
+const XQ_WORDS = 10;
+
+/** The weight layout's kernels, and ggml-cpu's activation rounding for the type (Q8_0 or Q8_K groups). */
+interface Int8Pipelines { one: GPUComputePipeline; many: GPUComputePipeline; quantize: GPUComputePipeline }
 
 /** GPU kernels (matvec.wgsl, matmul.wgsl) or CPU ones (matmul-rows.wgsl for one token and for TN). */
 type Pipelines =
@@ -119,7 +135,10 @@ export class MatmulKernels {
   private readonly slot: number;
   private readonly noBias: GPUBuffer;
 
-  private constructor(private readonly gpu: Gpu, private readonly pipelines: Map<GGMLType, Pipelines>) {
+  /** Quantized activations of the current int8 product (grown as products need). */
+  private xq: GPUBuffer | undefined;
+
+  private constructor(private readonly gpu: Gpu, private readonly pipelines: Map<GGMLType, Pipelines>, private readonly int8: Map<GGMLType, Int8Pipelines>) {
     this.slot = Math.max(64, gpu.limits.minUniformBufferOffsetAlignment);
     this.noBias = gpu.buffer('matmul no-bias', 16, 'scratch');
   }
@@ -129,10 +148,24 @@ export class MatmulKernels {
     const subgroups = o.subgroups ?? gpu.subgroups;
     if (subgroups && !gpu.subgroups) throw new GpuError('matmul kernels: subgroups requested but the device does not have them');
     const rows = o.rows ?? gpu.info.software;
+    const int8 = o.int8 ?? gpu.info.software;
     const pipelines = new Map<GGMLType, Pipelines>();
+    const int8Pipelines = new Map<GGMLType, Int8Pipelines>();
     await Promise.all([...new Set(types)].map(async (type) => {
       if (!DECODER[type]) throw new GpuError(`matmul kernels: no GPU kernel for ggml type ${typeName(type)}`);
       const name = typeName(type);
+      const layout = INT8_LAYOUTS.get(type);
+      if (int8 && layout) {
+        const mins = { none: 0, eight: 1, stored: 2 }[layout.mins];
+        const [one, many, quantize] = await Promise.all([
+          ...[INT8_ONE, INT8_MANY].map(({ tn, r }) => gpu.pipeline({
+            label: `matmul int8 ${name} ${r}x${tn}`,
+            code: `const T = ${INT8_T}u;\nconst R = ${r}u;\nconst TN = ${tn}u;\nconst WORDS = ${layout.words}u;\nconst MINS = ${mins}u;\n${int8Src}`,
+          })),
+          gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${quantizeActSrc}` }),
+        ]);
+        int8Pipelines.set(type, { one, many, quantize });
+      }
       if (rows) {
         const [one, many] = await Promise.all([ROWS_ONE, ROWS_MANY].map(({ tn, r }) => gpu.pipeline({
           label: `matmul rows ${name} ${r}x${tn}`, code: kernelSource(type, `${matmulIo}\n${rowsSrc}`, [`const T = ${ROWS_T}u;`, `const TN = ${tn}u;`, `const R = ${r}u;`]),
@@ -151,12 +184,13 @@ export class MatmulKernels {
       ]);
       pipelines.set(type, { rows, matmul, matvec: Object.fromEntries(shapes.map(([shape], i) => [shape, matvec[i]])) as Record<MatvecShape, GPUComputePipeline> });
     }));
-    return new MatmulKernels(gpu, pipelines);
+    return new MatmulKernels(gpu, pipelines, int8Pipelines);
   }
 
   /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
   matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
     const w = a.weight;
+    if (w.layout === 'int8') return this.int8Product(pass, a, 1);
     const p = this.pipelineFor(w);
     if (p.rows) return this.rowsProduct(pass, p.one, ROWS_ONE, a, 1);
     const pipelines = p.matvec;
@@ -172,7 +206,7 @@ export class MatmulKernels {
         this.check(a, 1, w.cols, w.rows);
         const params = new Uint32Array(MV_PARAMS);
         params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0]);
-        bg = this.bindGroup(key, pipeline, part.buffer, a, params);
+        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
       }
       pass.setBindGroup(0, bg);
       const blocks = Math.ceil(part.rows / MATVEC_SHAPES[shape].r);
@@ -185,6 +219,7 @@ export class MatmulKernels {
   matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
     if (a.n === 1) return this.matvec(pass, a);
     const w = a.weight;
+    if (w.layout === 'int8') return this.int8Product(pass, a, a.n);
     const p = this.pipelineFor(w);
     if (p.rows) return this.rowsProduct(pass, p.many, ROWS_MANY, a, a.n);
     const pipeline = p.matmul;
@@ -203,7 +238,7 @@ export class MatmulKernels {
         }
         const params = new Uint32Array(MM_PARAMS);
         params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, a.n]);
-        bg = this.bindGroup(key, pipeline, part.buffer, a, params);
+        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
       }
       pass.setBindGroup(0, bg);
       pass.dispatchWorkgroups(Math.ceil(part.rows / MM_M), Math.ceil(a.n / MM_N));
@@ -230,7 +265,54 @@ export class MatmulKernels {
         }
         const params = new Uint32Array(MM_PARAMS);
         params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, n]);
-        bg = this.bindGroup(key, pipeline, part.buffer, a, params);
+        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
+      }
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx), gz);
+    }
+  }
+
+  /** Quantizes the n tokens of x, then multiplies them with an int8-layout weight. */
+  private int8Product(pass: GPUComputePassEncoder, a: MatvecArgs & Partial<MatmulArgs>, n: number): void {
+    const w = a.weight;
+    const p = this.int8.get(w.type);
+    if (!p) throw new GpuError(`matmul ${w.name}: int8 kernels for ${typeName(w.type)} were not compiled (MatmulKernels.create int8)`);
+    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
+    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows;
+    const units = w.cols / 32, qStride = XQ_WORDS * units;
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (!this.xq || this.xq.size < n * qStride * 4) this.xq = this.gpu.buffer('matmul int8 activations', n * qStride * 4, 'scratch');
+    const xq = this.xq;
+
+    const group = INT8_LAYOUTS.get(w.type)!.cols;
+    const qkey = ['q8', w.type, n, this.id(a.x), xOffset, xStride, units, this.id(xq)].join(':');
+    let qbg = this.cache.get(qkey);
+    if (!qbg) {
+      this.check(a, n, xStride, yStride);
+      if (n > maxDim) throw new GpuError(`matmul ${w.name}: ${n} tokens exceed ${maxDim} workgroups per dimension`);
+      qbg = this.bindGroup(qkey, p.quantize, [a.x, xq], new Uint32Array([units, xOffset, xStride, n, 0, qStride, 0, 0]));
+    }
+    pass.setPipeline(p.quantize);
+    pass.setBindGroup(0, qbg);
+    pass.dispatchWorkgroups(Math.ceil(w.cols / group / 64), n);
+
+    const shape = n === 1 ? INT8_ONE : INT8_MANY;
+    const pipeline = n === 1 ? p.one : p.many;
+    pass.setPipeline(pipeline);
+    for (const part of w.parts) {
+      const key = ['i8', n, this.id(part.buffer), this.id(xq), this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
+      const blocks = Math.ceil(part.rows / (INT8_T * shape.r));
+      const gx = Math.min(blocks, maxDim), gz = Math.ceil(n / shape.tn);
+      let bg = this.cache.get(key);
+      if (!bg) {
+        if (Math.ceil(blocks / gx) > maxDim || gz > maxDim) {
+          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${n} tokens exceed ${maxDim} workgroups per dimension`);
+        }
+        this.check(a, n, xStride, yStride);
+        const r = int8Regions(w.type, part.rows, w.cols);
+        const params = new Uint32Array(MM_PARAMS);
+        params.set([part.rows, units, r.minOffset, r.quantOffset, 0, qStride, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, n]);
+        bg = this.bindGroup(key, pipeline, [part.buffer, xq, a.y, a.bias ?? this.noBias], params);
       }
       pass.setBindGroup(0, bg);
       pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx), gz);
@@ -269,7 +351,8 @@ export class MatmulKernels {
     if (a.bias) need('bias', a.bias, biasOffset + w.rows);
   }
 
-  private bindGroup(key: string, pipeline: GPUComputePipeline, weights: GPUBuffer, a: MatvecArgs, params: Uint32Array): GPUBindGroup {
+  /** Binds `buffers` in order, then `params` in a slot of the uniform pool. */
+  private bindGroup(key: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], params: Uint32Array): GPUBindGroup {
     if (this.cache.size >= CACHE_LIMIT) {
       // Start over; command buffers already encoded keep their bind groups and uniform pool alive.
       this.cache.clear();
@@ -282,9 +365,7 @@ export class MatmulKernels {
     const offset = this.poolUsed;
     this.poolUsed += this.slot;
     this.gpu.device.queue.writeBuffer(this.pool, offset, params);
-    const bg = this.gpu.bindGroup(key, pipeline, [
-      weights, a.x, a.y, a.bias ?? this.noBias, { buffer: this.pool, offset, size: params.byteLength },
-    ]);
+    const bg = this.gpu.bindGroup(key, pipeline, [...buffers, { buffer: this.pool, offset, size: params.byteLength }]);
     this.cache.set(key, bg);
     return bg;
   }
@@ -313,7 +394,8 @@ export async function benchMatmul(gpu: Gpu, type: GGMLType, rows: number, cols: 
   for (let off = 0; off < bytes.length; off += tile.length) bytes.set(tile.subarray(0, Math.min(tile.length, bytes.length - off)), off);
   const copies = Math.max(1, Math.min(256, Math.ceil((192 << 20) / bytes.length)));
   const weights: GpuTensor[] = [];
-  for (let i = 0; i < copies; i++) weights.push(await tensorFromBytes(gpu, `bench ${typeName(type)} ${i}`, type, [cols, rows], bytes));
+  const layout = (o.int8 ?? gpu.info.software) && hasInt8Layout(type, cols) ? 'int8' : 'raw';
+  for (let i = 0; i < copies; i++) weights.push(await tensorFromBytes(gpu, `bench ${typeName(type)} ${i}`, type, [cols, rows], bytes, { layout }));
   const x = gpu.buffer('bench x', n * cols * 4, 'scratch');
   gpu.write(x, Float32Array.from({ length: n * cols }, () => Math.random() * 2 - 1));
   const y = gpu.buffer('bench y', n * rows * 4, 'scratch');

@@ -19,15 +19,17 @@ const cases: { name: string; neox: boolean; base: number; scaling: RopeScaling; 
   { name: 'normal, frequency factors', neox: false, base: 10000, scaling: none, freqFactors: true },
 ];
 
-for (const cs of cases) {
-  test(`rope ${cs.name}: Q in place and K/V into the cache match the reference`, async () => {
+// Both cache types where the device has shader-f16.
+const kvTypes = gpu.f16 ? [true, false] : [false];
+for (const cs of cases) for (const f16 of kvTypes) {
+  test(`rope ${cs.name}, ${f16 ? 'f16' : 'f32'} cache: Q in place and K/V into the cache match the reference`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);
     const [nHead, nKv, D, ctx] = [6, 2, 12, 300];
     const c = { nHead, nHeadKv: nKv, headDim: D, nRot: D, ropeNeox: cs.neox, ropeFreqBase: cs.base, ropeScaling: cs.scaling } as ModelConfig;
     const ff = cs.freqFactors ? Float32Array.from({ length: D / 2 }, () => 1 + rand() * 8) : undefined;
-    const params = new RopeParams(gpu, c, ctx);
-    const kvBytes = kvElementBytes(gpu);
+    const params = new RopeParams(gpu, c, ctx, f16);
+    const kvBytes = kvElementBytes(f16);
     const angles = storage(gpu, 'angles', ropeTable(c, ctx, ff));
     const kCache = poisoned(gpu, 'k cache', nKv * ctx * D * kvBytes);
     const vCache = poisoned(gpu, 'v cache', nKv * ctx * D * kvBytes);

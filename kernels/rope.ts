@@ -1,7 +1,7 @@
 // RoPE for a step's Q and K, and the store of K and V into the KV cache, in one dispatch.
 import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
 import { ropeAngles, type ModelConfig } from '../engine/model.js';
-import { kvPrelude } from './kv.js';
+import { kvF16 as defaultKvF16, kvPrelude } from './kv.js';
 import src from './rope.wgsl';
 
 const WG = 64;
@@ -27,7 +27,8 @@ export class RopeParams {
   readonly buffer: GPUBuffer;
   private readonly data: Uint32Array;
 
-  constructor(private readonly gpu: Gpu, readonly shape: RopeShape, readonly ctx: number) {
+  /** kvF16: the cache holds f16 (default: kv.ts's choice for the device). */
+  constructor(private readonly gpu: Gpu, readonly shape: RopeShape, readonly ctx: number, readonly kvF16 = defaultKvF16(gpu)) {
     if (shape.nRot !== shape.headDim) throw new GpuError(`rope: rotating ${shape.nRot} of ${shape.headDim} head dimensions is not supported`);
     this.data = new Uint32Array([shape.nHead, shape.nHeadKv, shape.headDim, shape.ropeNeox ? 1 : 0, ctx, 0]);
     this.buffer = gpu.uniform('rope params', this.data);
@@ -53,7 +54,7 @@ export class Rope {
   private constructor(private readonly d: Dispatch, private readonly threads: number) {}
 
   static async create(gpu: Gpu, params: RopeParams, b: RopeBuffers): Promise<Rope> {
-    const pipeline = await gpu.pipeline({ label: 'rope', code: kvPrelude(gpu) + src });
+    const pipeline = await gpu.pipeline({ label: 'rope', code: kvPrelude(params.kvF16) + src });
     const bg = gpu.bindGroup('rope', pipeline, [b.qkv, b.angles, b.kCache, b.vCache, params.buffer]);
     const s = params.shape;
     return new Rope(new Dispatch(pipeline, bg), (s.nHead + s.nHeadKv) * (s.headDim / 2));

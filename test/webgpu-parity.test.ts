@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { GGMLType, typeName } from '../engine/ggml.js';
 import { readGGUF } from '../engine/gguf.js';
-import { Gpu } from '../engine/gpu.js';
+import { INT8_LAYOUTS } from '../engine/gpu-tensor.js';
 import { ReferenceModel } from '../engine/reference.js';
 import { WebGpuModel } from '../engine/webgpu-model.js';
 import { fixtureModel } from './fixtures.js';
@@ -21,6 +21,15 @@ const F32_PROB_TOL = 2e-5;
 /** The same with the f16 KV cache (11-bit mantissas for K and V). */
 const LOGIT_TOL = 0.06;
 const PROB_TOL = 5e-3;
+/**
+ * The int8 products (CPU adapters' default) against the reference rounding activations as ggml-cpu
+ * does: the same arithmetic, typically within 1e-5 (printed). But an activation within an ulp of an
+ * int8 rounding boundary (or a tie for a Q8_K block's largest value) rounds to the neighbouring step
+ * on one side, which moves these random models' logits (tens in size) by up to about 0.7, and a
+ * probability by up to about 0.08, from then on.
+ */
+const INT8_LOGIT_TOL = 1;
+const INT8_PROB_TOL = 0.1;
 
 /** Greedy continuations checked against llama.cpp's on these; reported on the others. */
 const GREEDY_EXACT = new Set([GGMLType.Q8_0, GGMLType.F16]);
@@ -33,14 +42,10 @@ const cases = parityCases().map((c) => ({
 }));
 
 let llama: Llama;
-let gpuKv = 'f16';
 const summary: string[] = [];
 
 before(async () => {
   llama = await getLlama({ build: 'never', gpu: false, logLevel: 'error' as never });
-  const probe = await Gpu.create();
-  gpuKv = probe.f16 ? 'f16' : 'f32';
-  probe.destroy();
 });
 
 after(async () => {
@@ -48,12 +53,12 @@ after(async () => {
   console.log(['WebGPU parity vs the reference (max |dlogit|, max |dp| over all positions, greedy steps agreeing) and vs llama.cpp (identical leading greedy tokens of 32):', ...summary].join('\n'));
 });
 
-/** llama.cpp's greedy continuation of `ids`. */
-async function llamaGreedy(path: string, ids: number[]): Promise<number[]> {
+/** llama.cpp's greedy continuation of `ids`, with an f16 (its default) or f32 KV cache as on the device. */
+async function llamaGreedy(path: string, ids: number[], f16Kv: boolean): Promise<number[]> {
   const model = await llama.loadModel({ modelPath: path });
   try {
-    // llama.cpp's default f16 KV cache, as on the device.
-    const ctx = await model.createContext({ contextSize: 64, batchSize: 64, sequences: 1, flashAttention: false, threads: 2 });
+    const kv = f16Kv ? {} : { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } as const;
+    const ctx = await model.createContext({ contextSize: 64, batchSize: 64, sequences: 1, flashAttention: false, threads: 2, ...kv });
     const seq = ctx.getSequence();
     const next = { generateNext: { token: true, options: { temperature: 0 } } } as const;
     const out = await seq.controlledEvaluate(ids.map((id) => [id as Token, next]));
@@ -69,13 +74,14 @@ async function llamaGreedy(path: string, ids: number[]): Promise<number[]> {
   }
 }
 
-/** Logits of the prompt and of STEPS teacher-forced greedy steps, compared. */
+/** Logits of the prompt and of STEPS teacher-forced greedy steps, compared (with the reference rounding activations as ggml-cpu, for int8 products). */
 async function compareLogits(ref: ReferenceModel, gpu: WebGpuModel, ids: number[]): Promise<{ maxLogit: number; maxProb: number; agree: number }> {
   const nVocab = ref.config.nVocab;
+  const ggmlCpuActivations = gpu.report().int8;
   let maxLogit = 0, maxProb = 0, agree = 0;
   let input = ids, pos = 0;
   for (let step = 0; step <= STEPS; step++) {
-    const r = await ref.forward(0, input, pos);
+    const r = ref.evaluate(0, input, pos, { ggmlCpuActivations });
     const w = await gpu.forward(0, input, pos);
     const pr = softmax(r), pw = softmax(w);
     for (let j = 0; j < nVocab; j++) {
@@ -89,12 +95,12 @@ async function compareLogits(ref: ReferenceModel, gpu: WebGpuModel, ids: number[
   return { maxLogit, maxProb, agree };
 }
 
-/** GEN greedy tokens after `ids`: the reference's, or the device's (sampled there). */
-async function greedy(m: ReferenceModel | WebGpuModel, ids: number[]): Promise<number[]> {
+/** GEN greedy tokens after `ids`: the device's (sampled there), or the reference's (rounding activations as ggml-cpu with `ggmlCpuActivations`). */
+async function greedy(m: ReferenceModel | WebGpuModel, ids: number[], ggmlCpuActivations = false): Promise<number[]> {
   const out: number[] = [];
   let input = ids, pos = 0;
   while (out.length < GEN) {
-    out.push(await m.forwardSample(0, input, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 }));
+    out.push(m instanceof ReferenceModel ? argmax(m.evaluate(0, input, pos, { ggmlCpuActivations })) : await m.forwardSample(0, input, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 }));
     pos += input.length;
     input = [out[out.length - 1]];
   }
@@ -115,7 +121,7 @@ for (const c of cases) {
 
     // f32 KV cache (and no shader-f16: the fallback path): the same arithmetic as the reference up
     // to f32 rounding and summation order.
-    const exact = await WebGpuModel.load(g, { nCtx: 64, device: { f16: false } });
+    const exact = await WebGpuModel.load(g, { nCtx: 64, device: { f16: false }, int8: false });
     let a;
     try {
       a = await compareLogits(ref, exact, ids);
@@ -129,25 +135,46 @@ for (const c of cases) {
     assert.equal(a.agree, STEPS + 1, 'f32 KV: greedy tokens differ from the reference');
 
     const type = c.type;
+    if (INT8_LAYOUTS.has(type)) {
+      // Every product in the int8 layout, f32 KV cache: against the reference rounding as ggml-cpu.
+      const int8 = await WebGpuModel.load(g, { nCtx: 64, device: { f16: false }, int8: true });
+      let d;
+      try {
+        assert.ok(int8.report().int8);
+        d = await compareLogits(ref, int8, ids);
+      } finally {
+        int8.dispose();
+      }
+      line += ` | int8: dlogit ${d.maxLogit.toExponential(1)} dp ${d.maxProb.toExponential(1)} greedy ${d.agree}/${STEPS + 1}`;
+      t.diagnostic(line);
+      assert.ok(d.maxLogit <= INT8_LOGIT_TOL, `int8: max |dlogit| ${d.maxLogit} > ${INT8_LOGIT_TOL}`);
+      assert.ok(d.maxProb <= INT8_PROB_TOL, `int8: max |dp| ${d.maxProb} > ${INT8_PROB_TOL}`);
+      assert.equal(d.agree, STEPS + 1, 'int8: greedy tokens differ from the reference');
+    }
     if (c.llama) {
-      // The product path (f16 KV cache where the device has shader-f16), free-running on the device.
+      // The product path (the device's defaults: an f16 KV cache on GPUs with shader-f16, int8
+      // products on CPU adapters), free-running on the device.
       const gpu = await WebGpuModel.load(g, { nCtx: 64 });
       let b, got;
+      const r = gpu.report();
       try {
         b = await compareLogits(ref, gpu, ids);
         got = await greedy(gpu, ids);
       } finally {
         gpu.dispose();
       }
-      const want = await llamaGreedy(path, ids);
-      const refSame = leading(await greedy(ref, ids), want);
+      const want = await llamaGreedy(path, ids, r.f16Kv);
+      const refSame = leading(await greedy(ref, ids, r.int8), want);
       const same = leading(got, want);
-      line += ` | ${gpuKv} KV: dlogit ${b.maxLogit.toExponential(1)} dp ${b.maxProb.toExponential(1)}; greedy vs llama.cpp ${same}/${GEN} (reference ${refSame}/${GEN})`;
+      const what = `${r.f16Kv ? 'f16' : 'f32'} KV${r.int8 ? ', int8' : ''}`;
+      line += ` | ${what}: dlogit ${b.maxLogit.toExponential(1)} dp ${b.maxProb.toExponential(1)}; greedy vs llama.cpp ${same}/${GEN} (reference ${refSame}/${GEN})`;
       t.diagnostic(line);
-      assert.ok(b.maxLogit <= LOGIT_TOL, `${gpuKv} KV: max |dlogit| ${b.maxLogit} > ${LOGIT_TOL}`);
-      assert.ok(b.maxProb <= PROB_TOL, `${gpuKv} KV: max |dp| ${b.maxProb} > ${PROB_TOL}`);
+      const [logitTol, probTol] = r.f16Kv ? [LOGIT_TOL, PROB_TOL] : r.int8 ? [INT8_LOGIT_TOL, INT8_PROB_TOL] : [F32_LOGIT_TOL, F32_PROB_TOL];
+      assert.ok(b.maxLogit <= logitTol, `${what}: max |dlogit| ${b.maxLogit} > ${logitTol}`);
+      assert.ok(b.maxProb <= probTol, `${what}: max |dp| ${b.maxProb} > ${probTol}`);
       // llama.cpp rounds matmul inputs (to Q8_0 for Q8_0 weights, f16 for F16): where that flips a
-      // near-tie, the float64 reference departs from it too. The device must agree at least as long.
+      // near-tie, the reference (rounding as the device does) departs from it too. The device must
+      // agree at least as long.
       if (GREEDY_EXACT.has(type)) assert.ok(same >= refSame, `greedy tokens diverge from llama.cpp at step ${same}, the reference's at ${refSame}`);
     }
     summary.push(line);
