@@ -1,10 +1,11 @@
 // Weight tensors in GPU memory, split into row ranges so that each part fits one storage binding
 // (maxStorageBufferBindingSize). Two layouts:
 // - raw: the file's ggml bytes, which the kernels decode in place;
-// - int8 (CPU adapters, Q8_0 / Q4_0 / Q4_K): the same quants regrouped so a CPU's SIMD lanes, one
-//   row each, load neighbouring words: per unit of 32 weights an f32 scale (and an f32 min for
+// - int8 (CPU adapters, Q8_0 / Q4_0 / Q5_0 / Q4_K): the same quants regrouped so a CPU's SIMD lanes,
+//   one row each, load neighbouring words: per unit of 32 weights an f32 scale (and an f32 min for
 //   Q4_K), and the unit's quants as words (8 of int8, or 4 of nibbles: weight i in the low nibble of
-//   byte i, weight i + 16 in its high nibble), each field interleaved over groups of 8 rows.
+//   byte i, weight i + 16 in its high nibble, plus for Q5_0 a word of fifth bits), each field
+//   interleaved over groups of 8 rows.
 import { GGMLType, rowBytes, typeName } from './ggml.js';
 import { Gpu, GpuError, type MemoryKind } from './gpu.js';
 import { f16ToF32, minK4, scaleK4 } from './quant.js';
@@ -12,11 +13,12 @@ import { f16ToF32, minK4, scaleK4 } from './quant.js';
 export type TensorLayout = 'raw' | 'int8';
 
 /** Weight types with an int8 layout: words of quants per unit of 32, how mins are kept, unit alignment. */
-export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 8; mins: 'none' | 'eight' | 'stored'; cols: number }> = new Map([
-  [GGMLType.Q8_0, { words: 8, mins: 'none', cols: 32 }],
-  // Q4_0 weights are d (q - 8): the kernel subtracts 8 times the activations' sum.
-  [GGMLType.Q4_0, { words: 4, mins: 'eight', cols: 32 }],
-  [GGMLType.Q4_K, { words: 4, mins: 'stored', cols: 256 }],
+export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 5 | 8; mins: 'none' | 'offset' | 'stored'; offset: number; cols: number }> = new Map([
+  [GGMLType.Q8_0, { words: 8, mins: 'none', offset: 0, cols: 32 }],
+  // Q4_0 and Q5_0 weights are d (q - offset): the kernel subtracts offset times the activations' sum.
+  [GGMLType.Q4_0, { words: 4, mins: 'offset', offset: 8, cols: 32 }],
+  [GGMLType.Q5_0, { words: 5, mins: 'offset', offset: 16, cols: 32 }],
+  [GGMLType.Q4_K, { words: 4, mins: 'stored', offset: 0, cols: 256 }],
 ] as const);
 
 /** Rows interleaved word by word in the int8 layout (a CPU's SIMD width in 32-bit lanes). */
@@ -146,6 +148,12 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
         const o = row + u * 18;
         scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
         for (let i = 0; i < 4; i++) quants[q(i)] = word(o + 2 + 4 * i);
+      } else if (t.type === GGMLType.Q5_0) {
+        // d, qh (bit j: the fifth bit of weight j), then the nibbles as Q4_0's.
+        const o = row + u * 22;
+        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
+        for (let i = 0; i < 4; i++) quants[q(i)] = word(o + 6 + 4 * i);
+        quants[q(4)] = word(o + 2);
       } else {
         // Q4_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd) nibbles of
         // its 32-byte chunk of qs.

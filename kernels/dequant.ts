@@ -37,9 +37,10 @@ export function dequantWgsl(type: GGMLType, layout: TensorLayout = 'raw'): strin
 fn dq(m: u32, i: u32, l: Layout) -> f32 {
   let s = ((m >> 3u) * l.units + i / 32u) * 8u + (m & 7u);
   let j = i % 32u;
-  let word = W[l.quant_off + s * ${l.words}u - (m & 7u) * ${l.words - 1}u + ((j % ${l.words * 4}u) / 4u) * 8u];
-  let q = ${l.words === 8 ? 'f32((bitcast<i32>(word << (24u - (j % 4u) * 8u))) >> 24u)' : 'f32((word >> ((j % 4u) * 8u + (j / 16u) * 4u)) & 0xFu)'};
-  return ${{ none: 'bitcast<f32>(W[s]) * q', eight: 'bitcast<f32>(W[s]) * (q - 8.0)', stored: 'bitcast<f32>(W[s]) * q - bitcast<f32>(W[l.min_off + s])' }[l.mins]};
+  let base = l.quant_off + s * ${l.words}u - (m & 7u) * ${l.words - 1}u;
+  let word = W[base + ((j % ${l.words === 8 ? 32 : 16}u) / 4u) * 8u];
+  let q = ${l.words === 8 ? 'f32((bitcast<i32>(word << (24u - (j % 4u) * 8u))) >> 24u)' : 'f32((word >> ((j % 4u) * 8u + (j / 16u) * 4u)) & 0xFu)'}${l.words === 5 ? ' + f32(((W[base + 32u] >> j) & 1u) << 4u)' : ''};
+  return ${{ none: 'bitcast<f32>(W[s]) * q', offset: `bitcast<f32>(W[s]) * (q - ${l.offset}.0)`, stored: 'bitcast<f32>(W[s]) * q - bitcast<f32>(W[l.min_off + s])' }[l.mins]};
 }
 `;
   }

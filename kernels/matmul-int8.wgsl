@@ -4,8 +4,8 @@
 // A CPU runs a workgroup's invocations as SIMD lanes, each on its own row; the layout puts the same
 // word of 8 neighbouring rows side by side. Each invocation takes R rows (m0 + r T) and TN tokens, so
 // a unit's weight words serve TN tokens and its activation words R rows. The prelude defines T, R,
-// TN, WORDS (8: int8 quants, 4: nibbles) and MINS (0: none, 1: eight times the scale (Q4_0),
-// 2: stored).
+// TN, WORDS (8: int8 quants, 4: nibbles, 5: nibbles and fifth bits) and MINS (0: none, 1: OFFSET
+// times the scale (Q4_0, Q5_0), 2: stored).
 
 struct Params {
   rows: u32,
@@ -29,6 +29,11 @@ struct Params {
 @group(0) @binding(4) var<uniform> P: Params;
 
 const LOW = 0x0F0F0F0Fu;
+
+// Bits 0..3 of h to bit 4 of bytes 0..3.
+fn fifth(h: u32) -> u32 {
+  return ((h & 1u) | ((h & 2u) << 7u) | ((h & 4u) << 14u) | ((h & 8u) << 21u)) << 4u;
+}
 
 @compute @workgroup_size(T)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -64,15 +69,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         var s = 0;
         if (WORDS == 8u) {
           for (var i = 0u; i < 8u; i++) { s += dot4I8Packed(w[r][i], x[i]); }
-        } else {
+        } else if (WORDS == 4u) {
           for (var i = 0u; i < 4u; i++) {
             s += dot4I8Packed(w[r][i] & LOW, x[i]) + dot4I8Packed((w[r][i] >> 4u) & LOW, x[i + 4u]);
+          }
+        } else {
+          let h = w[r][WORDS - 1u];
+          for (var i = 0u; i < 4u; i++) {
+            s += dot4I8Packed((w[r][i] & LOW) | fifth(h >> (4u * i)), x[i]) + dot4I8Packed(((w[r][i] >> 4u) & LOW) | fifth(h >> (16u + 4u * i)), x[i + 4u]);
           }
         }
         if (MINS == 0u) {
           acc[r][j] += sc[r] * dx * f32(s);
         } else if (MINS == 1u) {
-          acc[r][j] += sc[r] * dx * f32(s - 8 * sx);
+          acc[r][j] += sc[r] * dx * f32(s - OFFSET * sx);
         } else {
           acc[r][j] += dx * (sc[r] * f32(s) - mn[r] * f32(sx));
         }

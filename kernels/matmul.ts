@@ -156,11 +156,11 @@ export class MatmulKernels {
       const name = typeName(type);
       const layout = INT8_LAYOUTS.get(type);
       if (int8 && layout) {
-        const mins = { none: 0, eight: 1, stored: 2 }[layout.mins];
+        const mins = { none: 0, offset: 1, stored: 2 }[layout.mins];
         const [one, many, quantize] = await Promise.all([
           ...[INT8_ONE, INT8_MANY].map(({ tn, r }) => gpu.pipeline({
             label: `matmul int8 ${name} ${r}x${tn}`,
-            code: `const T = ${INT8_T}u;\nconst R = ${r}u;\nconst TN = ${tn}u;\nconst WORDS = ${layout.words}u;\nconst MINS = ${mins}u;\n${int8Src}`,
+            code: `const T = ${INT8_T}u;\nconst R = ${r}u;\nconst TN = ${tn}u;\nconst WORDS = ${layout.words}u;\nconst MINS = ${mins}u;\nconst OFFSET = ${layout.offset};\n${int8Src}`,
           })),
           gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${quantizeActSrc}` }),
         ]);
