@@ -126,46 +126,35 @@ export function allocTensor(gpu: Gpu, name: string, type: GGMLType, dims: number
  */
 function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8Array, write: (word: number, data: Uint32Array | Float32Array) => void): void {
   const l = INT8_LAYOUTS.get(t.type)!;
-  const nu = t.cols / 32, rows = raw.length / t.rowBytes;
-  const groups = Math.ceil(rows / INT8_GROUP);
-  const units = groups * INT8_GROUP * nu;
+  const nu = t.cols / 32, rows = raw.length / t.rowBytes, words = l.words;
+  const units = Math.ceil(rows / INT8_GROUP) * INT8_GROUP * nu;
   const scales = new Float32Array(units), mins = new Float32Array(l.mins === 'stored' ? units : 0);
-  const quants = new Uint32Array(units * l.words);
-  const words = new Uint32Array(raw.buffer, raw.byteOffset, (raw.byteOffset % 4 === 0 ? raw.length >> 2 : 0));
-  const word = (o: number) => (o % 4 === 0 && words.length ? words[o >> 2] : (raw[o] | (raw[o + 1] << 8) | (raw[o + 2] << 16) | (raw[o + 3] << 24)) >>> 0);
-  const nib = new Uint8Array(32);
+  const quants = new Uint32Array(units * words);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  // Blocks of 32: bytes per block, and where its quant words (and Q5_0's fifth bits) start.
+  const block = { [GGMLType.Q8_0]: { size: 34, qs: 2, qh: 0 }, [GGMLType.Q4_0]: { size: 18, qs: 2, qh: 0 }, [GGMLType.Q5_0]: { size: 22, qs: 6, qh: 2 } }[t.type as number];
   for (let r = 0; r < rows; r++) {
-    const g = Math.floor(r / INT8_GROUP), lane = r % INT8_GROUP;
-    const at = (u: number) => (g * nu + u) * INT8_GROUP + lane;
-    const row = r * t.rowBytes;
+    const lane = r % INT8_GROUP, g = (r - lane) / INT8_GROUP, row = r * t.rowBytes;
     for (let u = 0; u < nu; u++) {
-      const q = (i: number) => (at(u) - lane) * l.words + i * INT8_GROUP + lane;
-      if (t.type === GGMLType.Q8_0) {
-        const o = row + u * 34;
-        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
-        for (let i = 0; i < 8; i++) quants[q(i)] = word(o + 2 + 4 * i);
-      } else if (t.type === GGMLType.Q4_0) {
-        const o = row + u * 18;
-        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
-        for (let i = 0; i < 4; i++) quants[q(i)] = word(o + 2 + 4 * i);
-      } else if (t.type === GGMLType.Q5_0) {
-        // d, qh (bit j: the fifth bit of weight j), then the nibbles as Q4_0's.
-        const o = row + u * 22;
-        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8));
-        for (let i = 0; i < 4; i++) quants[q(i)] = word(o + 6 + 4 * i);
-        quants[q(4)] = word(o + 2);
+      // Unit u of row r: scale at s, quant word i at q + i * INT8_GROUP.
+      const s = (g * nu + u) * INT8_GROUP + lane, q = (s - lane) * words + lane;
+      if (block) {
+        const o = row + u * block.size;
+        scales[s] = f16ToF32(dv.getUint16(o, true));
+        for (let i = 0; i < 4; i++) quants[q + i * INT8_GROUP] = dv.getUint32(o + block.qs + 4 * i, true);
+        if (words === 8) for (let i = 4; i < 8; i++) quants[q + i * INT8_GROUP] = dv.getUint32(o + block.qs + 4 * i, true);
+        if (words === 5) quants[q + 4 * INT8_GROUP] = dv.getUint32(o + block.qh, true);
       } else {
         // Q4_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd) nibbles of
-        // its 32-byte chunk of qs.
-        const o = row + Math.floor(u / 8) * 144, j = u % 8;
-        scales[at(u)] = f16ToF32(raw[o] | (raw[o + 1] << 8)) * scaleK4(raw, o + 4, j);
-        mins[at(u)] = f16ToF32(raw[o + 2] | (raw[o + 3] << 8)) * minK4(raw, o + 4, j);
+        // its 32-byte chunk of qs; weights i and i + 16 go to byte i's low and high nibbles.
+        const o = row + (u >> 3) * 144, j = u & 7;
+        scales[s] = f16ToF32(dv.getUint16(o, true)) * scaleK4(raw, o + 4, j);
+        mins[s] = f16ToF32(dv.getUint16(o + 2, true)) * minK4(raw, o + 4, j);
         const qs = o + 16 + 32 * (j >> 1), shift = (j & 1) * 4;
-        for (let i = 0; i < 32; i++) nib[i] = (raw[qs + i] >> shift) & 15;
         for (let i = 0; i < 4; i++) {
-          let w = 0;
-          for (let b = 0; b < 4; b++) w |= (nib[4 * i + b] | (nib[16 + 4 * i + b] << 4)) << (8 * b);
-          quants[q(i)] = w >>> 0;
+          const lo = (dv.getUint32(qs + 4 * i, true) >>> shift) & 0x0f0f0f0f;
+          const hi = (dv.getUint32(qs + 16 + 4 * i, true) >>> shift) & 0x0f0f0f0f;
+          quants[q + i * INT8_GROUP] = (lo | (hi << 4)) >>> 0;
         }
       }
     }
@@ -174,7 +163,7 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
   const g0 = (first / INT8_GROUP) * nu * INT8_GROUP;
   write(g0, scales);
   if (l.mins === 'stored') write(region.minOffset + g0, mins);
-  write(region.quantOffset + g0 * l.words, quants);
+  write(region.quantOffset + g0 * words, quants);
 }
 
 /**
