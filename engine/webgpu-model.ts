@@ -44,6 +44,8 @@ export interface WebGpuLoadOptions {
    * ggml-cpu rounds them (default: on software adapters, where it is about twice as fast).
    */
   int8?: boolean;
+  /** An f16 KV cache (default: kernels/kv.ts's choice, f16 on GPUs with shader-f16); needs shader-f16. */
+  kvF16?: boolean;
 }
 
 export interface WebGpuLoadReport {
@@ -205,7 +207,8 @@ export class WebGpuModel implements Backend {
     const nCtx = opts.nCtx;
     const int8 = opts.int8 ?? gpu.info.software;
     const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => (int8 && hasInt8Layout(t.type, t.dims[0]) ? 'int8' : 'raw');
-    const f16Kv = kvF16(gpu);
+    const f16Kv = opts.kvF16 ?? kvF16(gpu);
+    if (f16Kv && !gpu.f16) throw new GpuError(`${g.path}: an f16 KV cache needs the shader-f16 feature, which the device lacks`);
     const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv);
     const need = plan.weights + plan.kv + plan.scratch;
     const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);

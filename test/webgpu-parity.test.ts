@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { GGMLType, typeName } from '../engine/ggml.js';
 import { readGGUF } from '../engine/gguf.js';
+import { Gpu } from '../engine/gpu.js';
 import { INT8_LAYOUTS } from '../engine/gpu-tensor.js';
+import { kvF16 } from '../kernels/kv.js';
 import { ReferenceModel } from '../engine/reference.js';
 import { WebGpuModel } from '../engine/webgpu-model.js';
 import { fixtureModel } from './fixtures.js';
@@ -43,9 +45,14 @@ const cases = parityCases().map((c) => ({
 
 let llama: Llama;
 const summary: string[] = [];
+/** The f16 KV cache: the device's default, the other choice (shader-f16 but an f32 default), or absent. */
+let f16Kv: 'default' | 'other' | 'absent';
 
 before(async () => {
   llama = await getLlama({ build: 'never', gpu: false, logLevel: 'error' as never });
+  const probe = await Gpu.create();
+  f16Kv = !probe.f16 ? 'absent' : kvF16(probe) ? 'default' : 'other';
+  probe.destroy();
 });
 
 after(async () => {
@@ -150,6 +157,19 @@ for (const c of cases) {
       assert.ok(d.maxLogit <= INT8_LOGIT_TOL, `int8: max |dlogit| ${d.maxLogit} > ${INT8_LOGIT_TOL}`);
       assert.ok(d.maxProb <= INT8_PROB_TOL, `int8: max |dp| ${d.maxProb} > ${INT8_PROB_TOL}`);
       assert.equal(d.agree, STEPS + 1, 'int8: greedy tokens differ from the reference');
+    }
+    if (c.llama && f16Kv === 'other') {
+      // A CPU adapter defaults to an f32 cache: the f16 one (with float products) still runs here.
+      const f16 = await WebGpuModel.load(g, { nCtx: 64, int8: false, kvF16: true });
+      let e;
+      try {
+        e = await compareLogits(ref, f16, ids);
+      } finally {
+        f16.dispose();
+      }
+      line += ` | f16 KV: dlogit ${e.maxLogit.toExponential(1)} dp ${e.maxProb.toExponential(1)}`;
+      assert.ok(e.maxLogit <= LOGIT_TOL, `f16 KV: max |dlogit| ${e.maxLogit} > ${LOGIT_TOL}`);
+      assert.ok(e.maxProb <= PROB_TOL, `f16 KV: max |dp| ${e.maxProb} > ${PROB_TOL}`);
     }
     if (c.llama) {
       // The product path (the device's defaults: an f16 KV cache on GPUs with shader-f16, int8
