@@ -1,9 +1,10 @@
 // Weight tensors in GPU memory, split into row ranges so that each part fits one storage binding
 // (maxStorageBufferBindingSize). Two layouts:
 // - raw: the file's ggml bytes, which the kernels decode in place;
-// - int8 (CPU adapters, Q8_0 / Q4_0 / Q5_0 / Q4_K): the same quants regrouped so a CPU's SIMD lanes,
-//   one row each, load neighbouring words: per unit of 32 weights an f32 scale (and an f32 min for
-//   Q4_K), and the unit's quants as words (8 of int8, or 4 of nibbles: weight i in the low nibble of
+// - int8 (CPU adapters, Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K): the same quants regrouped so a CPU's
+//   SIMD lanes, one row each, load neighbouring words: per unit of 32 weights an f32 scale (and a
+//   second f32: Q4_K's min, or the scale of Q6_K's second 16 weights), and the unit's quants as words
+//   (8 of int8 (Q6_K's 6 bits widened to a byte), or 4 of nibbles: weight i in the low nibble of
 //   byte i, weight i + 16 in its high nibble, plus for Q5_0 a word of fifth bits), each field
 //   interleaved over groups of 8 rows.
 import { GGMLType, rowBytes, typeName } from './ggml.js';
@@ -13,23 +14,31 @@ import { f16ToF32, minK4, scaleK4 } from './quant.js';
 export type TensorLayout = 'raw' | 'int8';
 
 /** Weight types with an int8 layout: words of quants per unit of 32, how mins are kept, unit alignment. */
-export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 5 | 8; mins: 'none' | 'offset' | 'stored'; offset: number; cols: number }> = new Map([
+export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 5 | 8; mins: 'none' | 'offset' | 'stored' | 'halves'; offset: number; cols: number }> = new Map([
   [GGMLType.Q8_0, { words: 8, mins: 'none', offset: 0, cols: 32 }],
   // Q4_0 and Q5_0 weights are d (q - offset): the kernel subtracts offset times the activations' sum.
   [GGMLType.Q4_0, { words: 4, mins: 'offset', offset: 8, cols: 32 }],
   [GGMLType.Q5_0, { words: 5, mins: 'offset', offset: 16, cols: 32 }],
   [GGMLType.Q4_K, { words: 4, mins: 'stored', offset: 0, cols: 256 }],
+  // Q6_K has a scale per 16 weights: the second field holds the unit's second one.
+  [GGMLType.Q6_K, { words: 8, mins: 'halves', offset: 0, cols: 256 }],
 ] as const);
 
 /** Rows interleaved word by word in the int8 layout (a CPU's SIMD width in 32-bit lanes). */
 export const INT8_GROUP = 8;
+
+/** The int8 layout keeps a second f32 per unit (a min, or a second scale). */
+function secondField(type: GGMLType): boolean {
+  const m = INT8_LAYOUTS.get(type)!.mins;
+  return m === 'stored' || m === 'halves';
+}
 
 /** Word offsets of the int8 layout's fields in a part of `rows` rows. */
 export function int8Regions(type: GGMLType, rows: number, cols: number): { minOffset: number; quantOffset: number; bytes: number } {
   const l = INT8_LAYOUTS.get(type)!;
   const units = Math.ceil(rows / INT8_GROUP) * INT8_GROUP * (cols / 32);
   const minOffset = units;
-  const quantOffset = l.mins === 'stored' ? 2 * units : units;
+  const quantOffset = secondField(type) ? 2 * units : units;
   return { minOffset, quantOffset, bytes: (quantOffset + units * l.words) * 4 };
 }
 
@@ -128,7 +137,7 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
   const l = INT8_LAYOUTS.get(t.type)!;
   const nu = t.cols / 32, rows = raw.length / t.rowBytes, words = l.words;
   const units = Math.ceil(rows / INT8_GROUP) * INT8_GROUP * nu;
-  const scales = new Float32Array(units), mins = new Float32Array(l.mins === 'stored' ? units : 0);
+  const scales = new Float32Array(units), mins = new Float32Array(secondField(t.type) ? units : 0);
   const quants = new Uint32Array(units * words);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   // Blocks of 32: bytes per block, and where its quant words (and Q5_0's fifth bits) start.
@@ -144,6 +153,20 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
         for (let i = 0; i < 4; i++) quants[q + i * INT8_GROUP] = dv.getUint32(o + block.qs + 4 * i, true);
         if (words === 8) for (let i = 4; i < 8; i++) quants[q + i * INT8_GROUP] = dv.getUint32(o + block.qs + 4 * i, true);
         if (words === 5) quants[q + 4 * INT8_GROUP] = dv.getUint32(o + block.qh, true);
+      } else if (t.type === GGMLType.Q6_K) {
+        // Unit j of a super-block: half n = j / 4, quarter q = j % 4 of it. Weight l takes a nibble
+        // of ql (the high one for q >= 2) and bits 2q, 2q + 1 of qh; int8 scales per 16 weights.
+        const o = row + (u >> 3) * 210, j = u & 7, n = j >> 2, qq = j & 3;
+        const d = f16ToF32(dv.getUint16(o + 208, true));
+        scales[s] = d * dv.getInt8(o + 192 + 2 * j);
+        mins[s] = d * dv.getInt8(o + 193 + 2 * j);
+        const ql = o + 64 * n + 32 * (qq & 1), qh = o + 128 + 32 * n, shift = (qq >> 1) * 4;
+        for (let i = 0; i < 8; i++) {
+          const lo = (dv.getUint32(ql + 4 * i, true) >>> shift) & 0x0f0f0f0f;
+          const hi = (dv.getUint32(qh + 4 * i, true) >>> (2 * qq)) & 0x03030303;
+          // Bytes 0..63, minus 32 in each byte without borrows between them.
+          quants[q + i * INT8_GROUP] = (((lo | (hi << 4)) | 0x80808080) - 0x20202020 ^ 0x80808080) >>> 0;
+        }
       } else {
         // Q4_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd) nibbles of
         // its 32-byte chunk of qs; weights i and i + 16 go to byte i's low and high nibbles.
@@ -162,7 +185,7 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
   const region = int8Regions(t.type, partRows, t.cols);
   const g0 = (first / INT8_GROUP) * nu * INT8_GROUP;
   write(g0, scales);
-  if (l.mins === 'stored') write(region.minOffset + g0, mins);
+  if (secondField(t.type)) write(region.minOffset + g0, mins);
   write(region.quantOffset + g0 * words, quants);
 }
 

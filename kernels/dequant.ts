@@ -40,7 +40,7 @@ fn dq(m: u32, i: u32, l: Layout) -> f32 {
   let base = l.quant_off + s * ${l.words}u - (m & 7u) * ${l.words - 1}u;
   let word = W[base + ((j % ${l.words === 8 ? 32 : 16}u) / 4u) * 8u];
   let q = ${l.words === 8 ? 'f32((bitcast<i32>(word << (24u - (j % 4u) * 8u))) >> 24u)' : 'f32((word >> ((j % 4u) * 8u + (j / 16u) * 4u)) & 0xFu)'}${l.words === 5 ? ' + f32(((W[base + 32u] >> j) & 1u) << 4u)' : ''};
-  return ${{ none: 'bitcast<f32>(W[s]) * q', offset: `bitcast<f32>(W[s]) * (q - ${l.offset}.0)`, stored: 'bitcast<f32>(W[s]) * q - bitcast<f32>(W[l.min_off + s])' }[l.mins]};
+  return ${{ none: 'bitcast<f32>(W[s]) * q', offset: `bitcast<f32>(W[s]) * (q - ${l.offset}.0)`, stored: 'bitcast<f32>(W[s]) * q - bitcast<f32>(W[l.min_off + s])', halves: 'bitcast<f32>(W[select(s, l.min_off + s, j >= 16u)]) * q' }[l.mins]};
 }
 `;
   }

@@ -5,7 +5,8 @@
 // word of 8 neighbouring rows side by side. Each invocation takes R rows (m0 + r T) and TN tokens, so
 // a unit's weight words serve TN tokens and its activation words R rows. The prelude defines T, R,
 // TN, WORDS (8: int8 quants, 4: nibbles, 5: nibbles and fifth bits) and MINS (0: none, 1: OFFSET
-// times the scale (Q4_0, Q5_0), 2: stored).
+// times the scale (Q4_0, Q5_0), 2: stored (Q4_K), 3: none, but a second scale for the unit's second
+// 16 weights (Q6_K)).
 
 struct Params {
   rows: u32,
@@ -55,7 +56,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var r = 0u; r < R; r++) {
       let s = at[r] + u * 8u;
       sc[r] = bitcast<f32>(W[s]);
-      if (MINS == 2u) { mn[r] = bitcast<f32>(W[P.min_off + s]); }
+      if (MINS >= 2u) { mn[r] = bitcast<f32>(W[P.min_off + s]); }
       let q = P.quant_off + s * WORDS - (s & 7u) * (WORDS - 1u);
       for (var i = 0u; i < WORDS; i++) { w[r][i] = W[q + i * 8u]; }
     }
@@ -67,8 +68,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       for (var i = 0u; i < 8u; i++) { x[i] = XQ[xo + i]; }
       for (var r = 0u; r < R; r++) {
         var s = 0;
+        // The second 16 weights' sum, apart when they have their own scale.
+        var s2 = 0;
         if (WORDS == 8u) {
-          for (var i = 0u; i < 8u; i++) { s += dot4I8Packed(w[r][i], x[i]); }
+          for (var i = 0u; i < 4u; i++) { s += dot4I8Packed(w[r][i], x[i]); }
+          for (var i = 4u; i < 8u; i++) { s2 += dot4I8Packed(w[r][i], x[i]); }
+          if (MINS != 3u) { s += s2; }
         } else if (WORDS == 4u) {
           for (var i = 0u; i < 4u; i++) {
             s += dot4I8Packed(w[r][i] & LOW, x[i]) + dot4I8Packed((w[r][i] >> 4u) & LOW, x[i + 4u]);
@@ -83,8 +88,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
           acc[r][j] += sc[r] * dx * f32(s);
         } else if (MINS == 1u) {
           acc[r][j] += sc[r] * dx * f32(s - OFFSET * sx);
-        } else {
+        } else if (MINS == 2u) {
           acc[r][j] += dx * (sc[r] * f32(s) - mn[r] * f32(sx));
+        } else {
+          acc[r][j] += dx * (sc[r] * f32(s) + mn[r] * f32(s2));
         }
       }
     }

@@ -156,7 +156,7 @@ export class MatmulKernels {
       const name = typeName(type);
       const layout = INT8_LAYOUTS.get(type);
       if (int8 && layout) {
-        const mins = { none: 0, offset: 1, stored: 2 }[layout.mins];
+        const mins = { none: 0, offset: 1, stored: 2, halves: 3 }[layout.mins];
         const [one, many, quantize] = await Promise.all([
           ...[INT8_ONE, INT8_MANY].map(({ tn, r }) => gpu.pipeline({
             label: `matmul int8 ${name} ${r}x${tn}`,
