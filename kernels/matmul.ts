@@ -96,16 +96,17 @@ const ROWS_T = 32;
 const ROWS_ONE = { tn: 1, r: 1 };
 const ROWS_MANY = { tn: 16, r: 8 };
 
-// Integer kernels (matmul-int8.wgsl): T invocations, R rows and TN tokens each. From lavapipe
-// timings (2 cores, Qwen2.5-Coder-0.5B shapes): about twice the row kernels' speed for one token.
+// Integer kernels (matmul-int8.wgsl): T invocations, R rows and TN tokens each, picked by token count
+// (tokens past the last repeat it, so a wide TN wastes work on a few). From lavapipe timings (2 cores,
+// Qwen2.5-Coder-0.5B shapes): one token at 2 rows is about twice the row kernels' speed; 64 tokens
+// run at 14 GFLOP/s with 8 x 4, 22 with 32 x 4 (16 x 4: 18, 8 x 8: 13, 32 x 2: 13).
 const INT8_T = 32;
-const INT8_ONE = { tn: 1, r: 2 };
-const INT8_MANY = { tn: 8, r: 4 };
+const INT8_SHAPES = [{ maxN: 1, tn: 1, r: 2 }, { maxN: 16, tn: 8, r: 4 }, { maxN: Infinity, tn: 32, r: 4 }];
 // Activation words per token and unit of 32 (quantize-act.wgsl): scale, sum, 8 words of quants.
 const XQ_WORDS = 10;
 
 /** The weight layout's kernels, and ggml-cpu's activation rounding for the type (Q8_0 or Q8_K groups). */
-interface Int8Pipelines { one: GPUComputePipeline; many: GPUComputePipeline; quantize: GPUComputePipeline }
+interface Int8Pipelines { products: GPUComputePipeline[]; quantize: GPUComputePipeline }
 
 /** GPU kernels (matvec.wgsl, matmul.wgsl) or CPU ones (matmul-rows.wgsl for one token and for TN). */
 type Pipelines =
@@ -157,14 +158,14 @@ export class MatmulKernels {
       const layout = INT8_LAYOUTS.get(type);
       if (int8 && layout) {
         const mins = { none: 0, offset: 1, stored: 2, halves: 3 }[layout.mins];
-        const [one, many, quantize] = await Promise.all([
-          ...[INT8_ONE, INT8_MANY].map(({ tn, r }) => gpu.pipeline({
+        const [quantize, ...products] = await Promise.all([
+          gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${quantizeActSrc}` }),
+          ...INT8_SHAPES.map(({ tn, r }) => gpu.pipeline({
             label: `matmul int8 ${name} ${r}x${tn}`,
             code: `const T = ${INT8_T}u;\nconst R = ${r}u;\nconst TN = ${tn}u;\nconst WORDS = ${layout.words}u;\nconst MINS = ${mins}u;\nconst OFFSET = ${layout.offset};\n${int8Src}`,
           })),
-          gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${quantizeActSrc}` }),
         ]);
-        int8Pipelines.set(type, { one, many, quantize });
+        int8Pipelines.set(type, { products, quantize });
       }
       if (rows) {
         const [one, many] = await Promise.all([ROWS_ONE, ROWS_MANY].map(({ tn, r }) => gpu.pipeline({
@@ -296,8 +297,8 @@ export class MatmulKernels {
     pass.setBindGroup(0, qbg);
     pass.dispatchWorkgroups(Math.ceil(w.cols / group / 64), n);
 
-    const shape = n === 1 ? INT8_ONE : INT8_MANY;
-    const pipeline = n === 1 ? p.one : p.many;
+    const k = INT8_SHAPES.findIndex((x) => n <= x.maxN);
+    const shape = INT8_SHAPES[k], pipeline = p.products[k];
     pass.setPipeline(pipeline);
     for (const part of w.parts) {
       const key = ['i8', n, this.id(part.buffer), this.id(xq), this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
