@@ -1,11 +1,11 @@
 // Weight tensors in GPU memory, split into row ranges so that each part fits one storage binding
 // (maxStorageBufferBindingSize). Two layouts:
 // - raw: the file's ggml bytes, which the kernels decode in place;
-// - int8 (CPU adapters, Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K): the same quants regrouped so a CPU's
+// - int8 (CPU adapters, Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K): the same quants regrouped so a CPU's
 //   SIMD lanes, one row each, load neighbouring words: per unit of 32 weights an f32 scale (and a
 //   second f32: Q4_K's min, or the scale of Q6_K's second 16 weights), and the unit's quants as words
 //   (8 of int8 (Q6_K's 6 bits widened to a byte), or 4 of nibbles: weight i in the low nibble of
-//   byte i, weight i + 16 in its high nibble, plus for Q5_0 a word of fifth bits), each field
+//   byte i, weight i + 16 in its high nibble, plus for Q5_0 and Q5_K a word of fifth bits), each field
 //   interleaved over groups of 8 rows.
 import { GGMLType, rowBytes, typeName } from './ggml.js';
 import { Gpu, GpuError, type MemoryKind } from './gpu.js';
@@ -20,6 +20,7 @@ export const INT8_LAYOUTS: ReadonlyMap<GGMLType, { words: 4 | 5 | 8; mins: 'none
   [GGMLType.Q4_0, { words: 4, mins: 'offset', offset: 8, cols: 32 }],
   [GGMLType.Q5_0, { words: 5, mins: 'offset', offset: 16, cols: 32 }],
   [GGMLType.Q4_K, { words: 4, mins: 'stored', offset: 0, cols: 256 }],
+  [GGMLType.Q5_K, { words: 5, mins: 'stored', offset: 0, cols: 256 }],
   // Q6_K has a scale per 16 weights: the second field holds the unit's second one.
   [GGMLType.Q6_K, { words: 8, mins: 'halves', offset: 0, cols: 256 }],
 ] as const);
@@ -168,12 +169,19 @@ function writeInt8Rows(t: GpuTensor, partRows: number, first: number, raw: Uint8
           quants[q + i * INT8_GROUP] = (((lo | (hi << 4)) | 0x80808080) - 0x20202020 ^ 0x80808080) >>> 0;
         }
       } else {
-        // Q4_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd) nibbles of
-        // its 32-byte chunk of qs; weights i and i + 16 go to byte i's low and high nibbles.
-        const o = row + (u >> 3) * 144, j = u & 7;
+        // Q4_K / Q5_K: sub-block u % 8 of super-block u / 8 takes the low (even) or high (odd)
+        // nibbles of its 32-byte chunk of qs; weights i and i + 16 go to byte i's low and high
+        // nibbles. Q5_K's fifth bit of weight l of sub-block j is bit j of qh[l].
+        const k5 = t.type === GGMLType.Q5_K;
+        const o = row + (u >> 3) * (k5 ? 176 : 144), j = u & 7;
         scales[s] = f16ToF32(dv.getUint16(o, true)) * scaleK4(raw, o + 4, j);
         mins[s] = f16ToF32(dv.getUint16(o + 2, true)) * minK4(raw, o + 4, j);
-        const qs = o + 16 + 32 * (j >> 1), shift = (j & 1) * 4;
+        if (k5) {
+          let h = 0;
+          for (let l = 0; l < 32; l++) h |= ((raw[o + 16 + l] >> j) & 1) << l;
+          quants[q + 4 * INT8_GROUP] = h >>> 0;
+        }
+        const qs = o + (k5 ? 48 : 16) + 32 * (j >> 1), shift = (j & 1) * 4;
         for (let i = 0; i < 4; i++) {
           const lo = (dv.getUint32(qs + 4 * i, true) >>> shift) & 0x0f0f0f0f;
           const hi = (dv.getUint32(qs + 16 + 4 * i, true) >>> shift) & 0x0f0f0f0f;

@@ -40,7 +40,7 @@ export interface WebGpuLoadOptions {
   /** Device features to leave off (tests of the fallback paths). */
   device?: GpuOptions;
   /**
-   * Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights in the int8 layout, multiplied by activations rounded to int8 as
+   * Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights in the int8 layout, multiplied by activations rounded to int8 as
    * ggml-cpu rounds them (default: on software adapters, where it is about twice as fast).
    */
   int8?: boolean;
