@@ -33,6 +33,14 @@ const WANTED_LIMITS = [
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxUniformBufferBindingSize',
 ] as const;
 
+/** Waits shorter than this are polled throughout: a timer's granularity would cost more than the spin. */
+const SLEEP_ABOVE_MS = 10;
+/** Share of the expected time a wait sleeps; the rest is polled, so a faster run is barely overslept. */
+const SLEEP_SHARE = 0.8;
+
+/** Submitted work a readback waits for: its kind, its size in units of that kind, when it was submitted. */
+export interface GpuWork { kind: string; units: number; since: number }
+
 export type MemoryKind = 'weights' | 'kv' | 'scratch';
 
 let gpuInstance: GPU | undefined;
@@ -84,6 +92,8 @@ export class Gpu {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly sizes = new Map<GPUBuffer, { size: number; kind: MemoryKind }>();
   private disposed = false;
+  /** Milliseconds per unit that each kind of work last took, submission to readable result. */
+  private readonly workMs = new Map<string, number>();
 
   private constructor(readonly device: GPUDevice, info: GpuInfo) {
     this.info = info;
@@ -198,10 +208,23 @@ export class Gpu {
     }
   }
 
-  /** mapAsync(READ) that rejects when the device is lost instead of waiting forever. */
-  async mapRead(staging: GPUBuffer): Promise<void> {
+  /**
+   * mapAsync(READ) that rejects when the device is lost instead of waiting forever. With `work` (what
+   * was submitted before the copy into `staging`), a wait expected to be long sleeps through most of
+   * it first: Dawn's Node bindings poll a pending map on every turn of the event loop, which keeps a
+   * core busy for the whole wait, and on a software adapter that core is one the GPU needs (a lavapipe
+   * decode step took ~30% longer while polled).
+   */
+  async mapRead(staging: GPUBuffer, work?: GpuWork): Promise<void> {
+    if (work) {
+      const perUnit = this.workMs.get(work.kind);
+      const sleep = perUnit === undefined ? 0 : perUnit * work.units * SLEEP_SHARE - (performance.now() - work.since);
+      if (sleep >= SLEEP_ABOVE_MS) await new Promise((r) => setTimeout(r, sleep));
+    }
     await Promise.race([staging.mapAsync(GPUMapMode.READ), this.lostPromise]);
     this.check();
+    // An oversleep measures long, but the next wait sleeps SLEEP_SHARE of it, so the estimate decays back.
+    if (work) this.workMs.set(work.kind, (performance.now() - work.since) / work.units);
   }
 
   /** Compiles (once per distinct code/entry/constants) a compute pipeline with an 'auto' layout. */

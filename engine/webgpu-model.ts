@@ -8,7 +8,7 @@ import { freemem } from 'node:os';
 import type { Backend, BackendStats, SampleParams } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from './gguf.js';
-import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type MemoryKind } from './gpu.js';
+import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from './gpu.js';
 import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from './gpu-tensor.js';
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
 import { dequantize } from './quant.js';
@@ -345,20 +345,13 @@ export class WebGpuModel implements Backend {
   }
 
   forward(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
-    return this.serialize(async () => {
-      this.step(seq, tokens, pos);
-      return this.readLogits();
-    });
+    return this.serialize(async () => this.readLogits(this.step(seq, tokens, pos)));
   }
 
   forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
     return this.serialize(async () => {
-      if (!this.sampler.supports(params)) {
-        this.step(seq, tokens, pos);
-        return sampleLogits(await this.readLogits(), params);
-      }
-      this.step(seq, tokens, pos, params);
-      await this.gpu.mapRead(this.tokenStaging);
+      if (!this.sampler.supports(params)) return sampleLogits(await this.readLogits(this.step(seq, tokens, pos)), params);
+      await this.gpu.mapRead(this.tokenStaging, this.step(seq, tokens, pos, params));
       const id = new Uint32Array(this.tokenStaging.getMappedRange(0, 4))[0];
       this.tokenStaging.unmap();
       if (id !== FALLBACK) return id;
@@ -392,9 +385,10 @@ export class WebGpuModel implements Backend {
 
   /**
    * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
-   * ends with the logits copied for reading, or with sampling and the token copied.
+   * ends with the logits copied for reading, or with sampling and the token copied. Returns what the
+   * readback waits for.
    */
-  private step(seq: number, tokens: number[], pos: number, sample?: SampleParams): void {
+  private step(seq: number, tokens: number[], pos: number, sample?: SampleParams): GpuWork {
     const c = this.config;
     this.checkSeq(seq);
     const n = tokens.length;
@@ -406,6 +400,8 @@ export class WebGpuModel implements Backend {
       if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
     }
     this.gpu.check();
+    // Steps of similar size take similar time per token: decode steps, short appends, prompt chunks.
+    const work: GpuWork = { kind: `forward ${n <= 4 ? n : 2 ** Math.ceil(Math.log2(n))}`, units: n, since: performance.now() };
     for (let start = 0; start < n; start += this.chunk) {
       const m = Math.min(this.chunk, n - start);
       const last = start + m === n;
@@ -428,6 +424,7 @@ export class WebGpuModel implements Backend {
       this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;
+    return work;
   }
 
   private recordLayer(pass: GPUComputePassEncoder, l: number, seq: number, n: number, plan: AttentionPlan): void {
@@ -447,8 +444,8 @@ export class WebGpuModel implements Backend {
     this.norms[l].next.record(pass, n);
   }
 
-  private async readLogits(): Promise<Float32Array> {
-    await this.gpu.mapRead(this.logitsStaging);
+  private async readLogits(work?: GpuWork): Promise<Float32Array> {
+    await this.gpu.mapRead(this.logitsStaging, work);
     const out = new Float32Array(this.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
     this.logitsStaging.unmap();
     return out;
