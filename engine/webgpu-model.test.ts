@@ -108,6 +108,44 @@ test('device sampling follows the reference rules on the same logits', async () 
   }
 });
 
+test('greedy steps queued ahead give the same tokens; a step the caller does not take is dropped', async () => {
+  const m = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 2, device: { f16: false }, int8: false, ahead: true });
+  try {
+    const seed = freshSeed();
+    const rand = rng(seed);
+    const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
+    const prompt = tokens(5, rand);
+    // `gpu` runs the same kernels one step at a time: the ids must be identical.
+    let want = await gpu.forwardSample(0, prompt, 0, greedy);
+    let got = await m.forwardSample(0, prompt, 0, greedy);
+    let pos = prompt.length;
+    for (let i = 0; i < 6; i++, pos++) {
+      assert.equal(got, want, `step ${i}, seed ${seed}`);
+      assert.equal(m.seqLength(0), pos, 'the step queued ahead is not counted');
+      want = await gpu.forwardSample(0, [want], pos, greedy);
+      got = await m.forwardSample(0, [got], pos, greedy);
+    }
+    assert.equal(got, want, `last step, seed ${seed}`);
+    // Another sequence takes over: the step queued for sequence 0 is dropped.
+    const other = tokens(3, rand);
+    assertClose(await m.forward(1, other, 0), await ref.forward(1, other, 0), TOL, `other sequence, seed ${seed}`);
+    await assert.rejects(m.forward(0, [1], pos + 1), /position \d+ is outside/, 'the dropped step is not in the cache');
+    // Sequence 0 goes on with a token other than the one the device fed, at the queued position.
+    let t = sampleLogits(await ref.forward(0, prompt, 0), greedy);
+    for (let p = prompt.length; p < pos; p++) t = sampleLogits(await ref.forward(0, [t], p), greedy);
+    const unlike = (got + 1) % gpu.config.nVocab;
+    want = await gpu.forwardSample(0, [unlike], pos, greedy);
+    assert.equal(await m.forwardSample(0, [unlike], pos, greedy), want, `a token unlike the fed one, seed ${seed}`);
+    assertClose(await m.forward(0, [7], pos + 1), await ref.forward(0, [unlike, 7], pos), TOL, `after the fed token was refused, seed ${seed}`);
+    // Sampling with a temperature is never queued ahead (its logits must stay readable).
+    const hot = { temperature: 0.8, topK: 40, topP: 0.9, uniform: rand() };
+    await gpu.forward(1, other, 0);
+    assert.equal(await m.forwardSample(1, [9], 3, hot), await gpu.forwardSample(1, [9], 3, hot), `temperature, seed ${seed}`);
+  } finally {
+    m.dispose();
+  }
+});
+
 test('bad input is refused with a clear error, and the model keeps working', async () => {
   const n = gpu.config.nVocab;
   await assert.rejects(gpu.forward(0, [n], 0), /token 32000 is outside the vocabulary 0\.\.31999/);

@@ -3,7 +3,8 @@
 // file in bounded chunks (regrouped into the int8 layout on CPU adapters, engine/gpu-tensor.ts); each
 // sequence (slot) has its own KV cache in VRAM (kernels/kv.ts picks f16 or f32);
 // pipelines and bind groups are built at load, and every step is one command buffer covering all
-// layers (prompts run in chunks of up to PREFILL_CHUNK tokens).
+// layers (prompts run in chunks of up to PREFILL_CHUNK tokens). On GPUs, greedy decoding keeps the
+// next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
 import { freemem } from 'node:os';
 import type { Backend, BackendStats, SampleParams } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
@@ -46,6 +47,13 @@ export interface WebGpuLoadOptions {
   int8?: boolean;
   /** An f16 KV cache (default: kernels/kv.ts's choice, f16 on GPUs with shader-f16); needs shader-f16. */
   kvF16?: boolean;
+  /**
+   * Greedy decoding queues each step before the previous token is read back, fed that token on the
+   * device, so the GPU never waits for the host to read, encode and submit. A step the caller then
+   * does not ask for (a stop, another request) is dropped. Default: on GPUs; not on software
+   * adapters, whose steps are long enough that the dropped step costs more than the overlap saves.
+   */
+  ahead?: boolean;
 }
 
 export interface WebGpuLoadReport {
@@ -147,6 +155,15 @@ function concatenated(reads: ((start: number, length: number) => Uint8Array)[], 
   };
 }
 
+/** A step whose input is the token the previous step sampled, still on the device. */
+const DEVICE_TOKEN = Symbol('device token');
+
+/** A submitted step: what its readback waits for, and where its sampled token lands. */
+interface Submitted { work: GpuWork; staging: GPUBuffer }
+
+/** A greedy step queued before the caller asked for it, fed `token` on the device. */
+interface Ahead extends Submitted { seq: number; pos: number; token: number }
+
 const GiB = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
 
 export class WebGpuModel implements Backend {
@@ -154,6 +171,8 @@ export class WebGpuModel implements Backend {
   private readonly seqLen: number[];
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private nextStaging = 0;
+  private ahead: Ahead | undefined;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -177,7 +196,9 @@ export class WebGpuModel implements Backend {
     private readonly swiglu: SiluMul,
     private readonly sampler: DeviceSampler,
     private readonly logitsStaging: GPUBuffer,
-    private readonly tokenStaging: GPUBuffer,
+    /** Two, so a step queued ahead copies its token while the previous one's is read. */
+    private readonly tokenStaging: GPUBuffer[],
+    private readonly aheadSteps: boolean,
     private readonly loadReport: WebGpuLoadReport,
   ) {
     this.seqLen = new Array(nSeq).fill(0);
@@ -325,7 +346,8 @@ export class WebGpuModel implements Backend {
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
     };
     return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, matmul, embed, firstNorm, norms, ropes, attns,
-      ropeParams, attnParams, swiglu, sampler, staging('logits readback', c.nVocab * 4), staging('token readback', 4), report);
+      ropeParams, attnParams, swiglu, sampler, staging('logits readback', c.nVocab * 4), [staging('token readback', 4), staging('token readback', 4)],
+      opts.ahead ?? !gpu.info.software, report);
   }
 
   /** What was loaded and where the device memory went. */
@@ -338,22 +360,41 @@ export class WebGpuModel implements Backend {
     return { device: r.device, loadMs: r.loadMs, weightBytes: r.vram.weights, kvBytes: r.vram.kv, scratchBytes: r.vram.scratch };
   }
 
-  /** Tokens held in a sequence's cache. */
+  /** Tokens held in a sequence's cache (not counting a step queued ahead). */
   seqLength(seq: number): number {
     this.checkSeq(seq);
-    return this.seqLen[seq];
+    return this.ahead?.seq === seq ? this.ahead.pos : this.seqLen[seq];
   }
 
   forward(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
-    return this.serialize(async () => this.readLogits(this.step(seq, tokens, pos)));
+    return this.serialize(async () => {
+      if (this.ahead) await this.discard(this.ahead);
+      this.ahead = undefined;
+      return this.readLogits(this.step(seq, tokens, pos).work);
+    });
   }
 
   forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
     return this.serialize(async () => {
-      if (!this.sampler.supports(params)) return sampleLogits(await this.readLogits(this.step(seq, tokens, pos)), params);
-      await this.gpu.mapRead(this.tokenStaging, this.step(seq, tokens, pos, params));
-      const id = new Uint32Array(this.tokenStaging.getMappedRange(0, 4))[0];
-      this.tokenStaging.unmap();
+      const pending = this.ahead;
+      this.ahead = undefined;
+      let run: Submitted;
+      if (pending && pending.seq === seq && pending.pos === pos && tokens.length === 1 && tokens[0] === pending.token && params.temperature <= 0) {
+        run = pending;
+      } else {
+        if (pending) await this.discard(pending);
+        if (!this.sampler.supports(params)) return sampleLogits(await this.readLogits(this.step(seq, tokens, pos).work), params);
+        run = this.step(seq, tokens, pos, params);
+      }
+      // Greedy ids never fall back to the host, whose logits the next step would have overwritten.
+      const end = pos + tokens.length;
+      const next = this.aheadSteps && params.temperature <= 0 && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, params) : undefined;
+      const id = await this.readToken(run);
+      if (next) {
+        // The device starts the queued step about now, when the one before it is done.
+        next.work.since = performance.now();
+        this.ahead = { ...next, seq, pos: end, token: id };
+      }
       if (id !== FALLBACK) return id;
       // The best candidates could not decide (no top-k, flat distribution): sample on the host.
       const enc = this.gpu.device.createCommandEncoder({ label: 'logits readback' });
@@ -388,24 +429,29 @@ export class WebGpuModel implements Backend {
    * ends with the logits copied for reading, or with sampling and the token copied. Returns what the
    * readback waits for.
    */
-  private step(seq: number, tokens: number[], pos: number, sample?: SampleParams): GpuWork {
+  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, sample?: SampleParams): Submitted {
     const c = this.config;
     this.checkSeq(seq);
-    const n = tokens.length;
+    const fed = tokens === DEVICE_TOKEN;
+    const n = fed ? 1 : tokens.length;
     if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
     const len = this.seqLen[seq];
     if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
     if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
+    if (!fed) {
+      for (const t of tokens) {
+        if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
+      }
     }
     this.gpu.check();
     // Steps of similar size take similar time per token: decode steps, short appends, prompt chunks.
+    const staging = this.tokenStaging[this.nextStaging];
+    this.nextStaging ^= 1;
     const work: GpuWork = { kind: `forward ${n <= 4 ? n : 2 ** Math.ceil(Math.log2(n))}`, units: n, since: performance.now() };
     for (let start = 0; start < n; start += this.chunk) {
       const m = Math.min(this.chunk, n - start);
       const last = start + m === n;
-      this.gpu.write(this.b.tokens, Uint32Array.from(tokens.slice(start, start + m)));
+      if (!fed) this.gpu.write(this.b.tokens, Uint32Array.from(tokens.slice(start, start + m)));
       this.ropeParams.setPosition(pos + start);
       const plan = this.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
@@ -419,12 +465,29 @@ export class WebGpuModel implements Backend {
         if (sample) this.sampler.record(pass, sample);
       }
       pass.end();
-      if (last && sample) enc.copyBufferToBuffer(this.sampler.result, 0, this.tokenStaging, 0, 4);
-      else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
+      if (last && sample) {
+        enc.copyBufferToBuffer(this.sampler.result, 0, staging, 0, 4);
+        // The input of a step queued before this token is read (aheadSteps).
+        if (this.aheadSteps) enc.copyBufferToBuffer(this.sampler.result, 0, this.b.tokens, 0, 4);
+      } else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
       this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;
-    return work;
+    return { work, staging };
+  }
+
+  /** Waits for a submitted step's sampled token. */
+  private async readToken(run: Submitted): Promise<number> {
+    await this.gpu.mapRead(run.staging, run.work);
+    const id = new Uint32Array(run.staging.getMappedRange(0, 4))[0];
+    run.staging.unmap();
+    return id;
+  }
+
+  /** Drops a step queued ahead that the caller did not ask for; the sequence ends before it again. */
+  private async discard(a: Ahead): Promise<void> {
+    await this.readToken(a);
+    this.seqLen[a.seq] = Math.min(this.seqLen[a.seq], a.pos);
   }
 
   private recordLayer(pass: GPUComputePassEncoder, l: number, seq: number, n: number, plan: AttentionPlan): void {
