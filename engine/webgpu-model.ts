@@ -124,7 +124,7 @@ function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTenso
   for (const [name, bytes] of Object.entries(sizes)) {
     if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
   }
-  const part = attentionPartialBytes(c);
+  const part = attentionPartialBytes({ ...c, ctx: nCtx }, gpu.info.software);
   const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
   return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
 }
@@ -310,8 +310,8 @@ export class WebGpuModel implements Backend {
     const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, gpu.buffer(k, n, 'scratch')])) as Record<keyof typeof sizes, GPUBuffer>;
     gpu.write(b.angles, ropeTable(c, nCtx, freqFactors));
     const ropeParams = new RopeParams(gpu, c, nCtx, f16Kv);
-    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv);
-    const part = attentionPartialBytes(c);
+    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv, gpu.info.software);
+    const part = attentionPartialBytes(attnParams.shape, attnParams.cpu);
     const partO = gpu.buffer('attention partials', part.o, 'scratch');
     const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
 

@@ -1,10 +1,12 @@
 // Causal GQA attention over the VRAM KV cache. Decode steps (a few tokens) split the keys across
-// workgroups, flash-decoding style, and merge the splits in a second dispatch (attention.wgsl);
-// prefill steps tile the queries with register-blocked workgroups (attention-prefill.wgsl).
+// workgroups, flash-decoding style, and merge the splits in a second dispatch (attention.wgsl); on
+// CPU adapters they run as scores, then softmax times values (attention-cpu.wgsl); prefill steps
+// tile the queries with register-blocked workgroups (attention-prefill.wgsl).
 import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
 import { kvF16 as defaultKvF16, kvPrelude } from './kv.js';
 import src from './attention.wgsl';
 import prefillSrc from './attention-prefill.wgsl';
+import cpuSrc from './attention-cpu.wgsl';
 import io from './attention-io.wgsl';
 
 const WG = 64;
@@ -13,6 +15,8 @@ export const DECODE_MAX_TOKENS = 8;
 const MAX_SPLITS = 64;
 /** Keys per split at least this (one block of the decode kernel's widest tile): shorter splits mostly add merging. */
 const MIN_SPLIT_KEYS = 64;
+// attention-cpu.wgsl's mix invocations per row: a CPU's SIMD width, so each key's exp runs once.
+const CPU_MIX_LANES = 8;
 
 export interface AttentionShape {
   nHead: number;
@@ -62,6 +66,8 @@ export interface AttentionPlan {
   nTokens: number;
   nSplits: number;
   decode: boolean;
+  /** Keys the step attends to (its last token's). */
+  keys: number;
 }
 
 /** The step-dependent uniform, shared by every layer and sequence. */
@@ -69,8 +75,12 @@ export class AttentionParams {
   readonly buffer: GPUBuffer;
   private readonly data = new ArrayBuffer(36);
 
-  /** kvF16: the cache holds f16 (default: kv.ts's choice for the device). */
-  constructor(private readonly gpu: Gpu, readonly shape: AttentionShape, readonly kvF16 = defaultKvF16(gpu)) {
+  /**
+   * kvF16: the cache holds f16 (default: kv.ts's choice for the device). cpu: decode steps run
+   * attention-cpu.wgsl (default: on software adapters; Qwen2.5-0.5B's 24 layers at 1000 positions
+   * on lavapipe, 2 cores: ~25 ms a token against ~72 for the flash kernel).
+   */
+  constructor(private readonly gpu: Gpu, readonly shape: AttentionShape, readonly kvF16 = defaultKvF16(gpu), readonly cpu = gpu.info.software) {
     if (shape.headDim % 4 !== 0) throw new GpuError(`attention: head dimension ${shape.headDim} must be a multiple of 4`);
     if (shape.nHead % shape.nHeadKv !== 0) throw new GpuError(`attention: ${shape.nHead} heads are not a multiple of ${shape.nHeadKv} kv heads`);
     new Uint32Array(this.data).set([0, 0, 1, 0, shape.nHead, shape.nHeadKv, shape.ctx, 0, shape.headDim / 4]);
@@ -83,20 +93,24 @@ export class AttentionParams {
     const keys = pos + nTokens;
     const decode = nTokens <= DECODE_MAX_TOKENS;
     let nSplits = 1, splitLen = keys;
-    if (decode) {
+    if (decode && !this.cpu) {
       nSplits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(keys / MIN_SPLIT_KEYS)));
       splitLen = Math.ceil(keys / nSplits);
     }
     new Uint32Array(this.data).set([nTokens, pos, nSplits, splitLen]);
     this.gpu.write(this.buffer, new Uint8Array(this.data, 0, 16));
-    return { nTokens, nSplits, decode };
+    return { nTokens, nSplits, decode, keys };
   }
 
 }
 
-/** Bytes of the partial-result buffers (f32 outputs, and (max, sum) pairs) that decode steps need. */
-export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'headDim'>): { o: number; ml: number } {
+/**
+ * Bytes of the partial-result buffers that decode steps need: f32 outputs and (max, sum) pairs of
+ * the splits, or with `cpu` (AttentionParams) the scores of every key.
+ */
+export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'headDim' | 'ctx'>, cpu: boolean): { o: number; ml: number } {
   const rows = MAX_SPLITS * DECODE_MAX_TOKENS * shape.nHead;
+  if (cpu) return { o: DECODE_MAX_TOKENS * shape.nHead * shape.ctx * 4, ml: 16 };
   return { o: rows * shape.headDim * 4, ml: rows * 8 };
 }
 
@@ -108,7 +122,7 @@ export interface AttentionBuffers {
   vCache: GPUBuffer;
   /** [tokens, nHead, headDim] f32. */
   out: GPUBuffer;
-  /** Scratch of attentionPartialBytes(shape), shared by all layers. */
+  /** Scratch of attentionPartialBytes(shape, params.cpu), shared by all layers. */
   partO: GPUBuffer;
   partML: GPUBuffer;
 }
@@ -121,6 +135,8 @@ export class Attention {
     private readonly decode: Dispatch,
     private readonly decodeRows: number,
     private readonly combine: Dispatch,
+    /** attention-cpu.wgsl's passes, which replace decode and combine on CPU adapters. */
+    private readonly cpu?: { score: Dispatch; mix: Dispatch },
   ) {}
 
   static async create(gpu: Gpu, params: AttentionParams, b: AttentionBuffers): Promise<Attention> {
@@ -135,15 +151,32 @@ export class Attention {
       gpu.pipeline({ label: 'attention combine', code: code(params.kvF16, d, dec), entryPoint: 'combine' }),
     ]);
     const all = [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
+    let cpu: { score: Dispatch; mix: Dispatch } | undefined;
+    if (params.cpu) {
+      const ml = Math.min(CPU_MIX_LANES, d / 4);
+      const consts = { D4: d / 4, G: group, ML: ml, MC: Math.ceil(d / 4 / ml) };
+      const src = kvPrelude(params.kvF16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + `${io}\n${cpuSrc}`;
+      const [score, mix] = await Promise.all(['score', 'mix'].map((entryPoint) => gpu.pipeline({ label: `attention ${entryPoint} (CPU)`, code: src, entryPoint })));
+      cpu = {
+        score: new Dispatch(score, gpu.bindGroup('attention score', score, [b.qkv, b.kCache, undefined, undefined, b.partO, undefined, params.buffer])),
+        mix: new Dispatch(mix, gpu.bindGroup('attention mix', mix, [undefined, undefined, b.vCache, b.out, b.partO, undefined, params.buffer])),
+      };
+    }
     return new Attention(
       s,
       new Dispatch(p1, gpu.bindGroup('attention prefill', p1, [b.qkv, b.kCache, b.vCache, b.out, undefined, undefined, params.buffer])), pre.tq,
       new Dispatch(p2, gpu.bindGroup('attention decode', p2, all)), dec.tq,
       new Dispatch(p3, gpu.bindGroup('attention combine', p3, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
+      cpu,
     );
   }
 
   record(pass: GPUComputePassEncoder, plan: AttentionPlan): void {
+    if (plan.decode && this.cpu) {
+      this.cpu.score.record(pass, Math.ceil(plan.keys / 32), plan.nTokens, this.shape.nHeadKv);
+      this.cpu.mix.record(pass, plan.nTokens * this.shape.nHead);
+      return;
+    }
     const rows = plan.nTokens * (this.shape.nHead / this.shape.nHeadKv);
     const [d, tq] = plan.decode ? [this.decode, this.decodeRows] : [this.prefill, this.prefillRows];
     d.record(pass, plan.nSplits, Math.ceil(rows / tq), this.shape.nHeadKv);
