@@ -1,6 +1,7 @@
 // `hearth bench`: the measurements llama.cpp's bench reports, on the same prompts the llama.cpp side
 // of `npm run bench` uses (test/bench-llama.ts).
 import type { Backend } from './backend.js';
+import type { WebGpuModel } from './webgpu-model.js';
 
 /** Deterministic prompt ids from the low, ordinary part of every vocab we test (specials sit at the top). */
 export function benchTokens(n: number, seed: number): number[] {
@@ -41,4 +42,30 @@ export async function runBench(backend: Backend, nPrompt: number, nGen: number):
     warm = performance.now() - t;
   }
   return { prefill_tok_s: nPrompt / (prefillMs / 1000), decode_tok_s: nGen / (decodeMs / 1000), warm_ttft_ms: warm };
+}
+
+export interface DecodeProfile {
+  /** Wall time of a profiled step: against gpu_ms, how long the GPU waits for the host. */
+  wall_ms_per_token: number;
+  /** GPU time of a step, all kernels. */
+  gpu_ms_per_token: number;
+  kernels: { kernel: string; calls_per_token: number; ms_per_token: number }[];
+}
+
+/** GPU time per kernel of `steps` greedy decode steps after an `nPrompt`-token prompt. */
+export async function profileDecode(model: WebGpuModel, nPrompt: number, steps: number): Promise<DecodeProfile> {
+  const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
+  let next = await model.forwardSample(0, benchTokens(nPrompt, 1), 0, greedy);
+  model.profile(true);
+  try {
+    const t = performance.now();
+    for (let i = 0; i < steps; i++) next = await model.forwardSample(0, [next], nPrompt + i, greedy);
+    const wall = (performance.now() - t) / steps;
+    const kernels = (await model.takeProfile())
+      .map((k) => ({ kernel: k.kernel, calls_per_token: k.calls / steps, ms_per_token: k.ms / steps }))
+      .sort((a, b) => b.ms_per_token - a.ms_per_token);
+    return { wall_ms_per_token: wall, gpu_ms_per_token: kernels.reduce((a, k) => a + k.ms_per_token, 0), kernels };
+  } finally {
+    model.profile(false);
+  }
 }

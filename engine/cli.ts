@@ -7,7 +7,8 @@ import { loadConfig } from './model.js';
 import { Tokenizer, StreamDecoder } from './tokenizer.js';
 import { Sampler, defaultSamplerParams } from './sampler.js';
 import { openBackend, type Backend, type BackendName } from './backend.js';
-import { runBench } from './bench.js';
+import { profileDecode, runBench } from './bench.js';
+import { WebGpuModel } from './webgpu-model.js';
 import { runReplay } from './replay.js';
 
 class UsageError extends Error {}
@@ -18,17 +19,21 @@ const USAGE = `usage: hearth <command> [options]
   generate  --model FILE (--prompt TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K] [--top-p P]
             [--min-p P] [--repeat-penalty R] [--seed S] [--ctx N] [--backend webgpu|reference] [--json]
   bench     --model FILE [--prompt-tokens 256] [--gen-tokens 32] [--backend webgpu|reference] [--json]
+            [--profile]                    (then GPU time per kernel of a decode step)
   replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]`;
 
 type Flags = Map<string, string | true>;
 
-const BOOLEAN_FLAGS = new Set(['json']);
+const BOOLEAN_FLAGS = new Set(['json', 'profile']);
+
+/** Decode steps `bench --profile` times. */
+const PROFILE_STEPS = 16;
 
 const OPTIONS: Record<string, string[]> = {
   info: ['model'],
   tokenize: ['model'],
   generate: ['model', 'prompt', 'tokens', 'n', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'seed', 'ctx', 'backend', 'json'],
-  bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx'],
+  bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx', 'profile'],
   replay: ['model', 'file', 'backend', 'json'],
 };
 
@@ -148,6 +153,11 @@ function loadReport(g: GGUF, b: Backend, loadMs: number): string {
   ].join('\n');
 }
 
+function webgpu(b: Backend): WebGpuModel {
+  if (!(b instanceof WebGpuModel)) throw new UsageError('--profile times GPU kernels: it needs --backend webgpu');
+  return b;
+}
+
 async function withBackend<T>(g: GGUF, flags: Flags, nCtx: number, fn: (b: Backend, loadMs: number) => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const backend = await openBackend(g, backendName(flags), { nCtx, nSeq: 1 });
@@ -238,15 +248,22 @@ async function bench(flags: Flags) {
   const nGen = num(flags, 'gen-tokens', 32, { int: true, min: 1 });
   const nCtx = num(flags, 'ctx', Math.max(2048, nPrompt + nGen + 1), { int: true, min: nPrompt + nGen + 1 });
   await withBackend(g, flags, nCtx, async (backend, loadMs) => {
+    const profiled = flags.get('profile') === true ? webgpu(backend) : undefined;
     const r = await runBench(backend, nPrompt, nGen);
     const s = backend.stats();
+    const profile = profiled && await profileDecode(profiled, nPrompt, PROFILE_STEPS);
     const result = {
       backend: backend.name, device: s.device, ...r, load_ms: Math.round(loadMs),
       vram_bytes: s.weightBytes + s.kvBytes + s.scratchBytes,
       peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      ...(profile && { decode_profile: profile }),
     };
     if (flags.get('json') !== true) {
       process.stdout.write(`load ${result.load_ms} ms | prefill ${r.prefill_tok_s.toFixed(1)} tok/s | decode ${r.decode_tok_s.toFixed(1)} tok/s | warm ttft ${r.warm_ttft_ms.toFixed(1)} ms | VRAM ${humanBytes(result.vram_bytes)} | peak RSS ${humanBytes(result.peak_rss_bytes)}\n`);
+      if (profile) {
+        process.stdout.write(`decode step, profiled: ${profile.wall_ms_per_token.toFixed(3)} ms wall, ${profile.gpu_ms_per_token.toFixed(3)} ms on the GPU\n`);
+        for (const k of profile.kernels) process.stdout.write(`  ${k.kernel.padEnd(16)} ${k.ms_per_token.toFixed(3).padStart(9)} ms  ${(100 * k.ms_per_token / profile.gpu_ms_per_token).toFixed(1).padStart(5)}%  ${k.calls_per_token} passes\n`);
+      }
     }
     process.stdout.write(JSON.stringify(result) + '\n');
   });

@@ -49,7 +49,8 @@ function navigatorGpu(): GPU {
   if (!gpuInstance) {
     // GPUBufferUsage, GPUMapMode and friends are globals in the WebGPU API.
     Object.assign(globalThis, globals);
-    gpuInstance = create([]);
+    // Dawn rounds timestamps to a coarse step unless told not to; profiles (gpu-profile.ts) need them exact.
+    gpuInstance = create(['disable-dawn-features=timestamp_quantization']);
   }
   return gpuInstance;
 }
@@ -83,6 +84,8 @@ export class Gpu {
   readonly f16: boolean;
   /** subgroups is enabled: kernels may use subgroup builtins. */
   readonly subgroups: boolean;
+  /** timestamp-query is enabled: passes can be timed (gpu-profile.ts). */
+  readonly timestamps: boolean;
   /** Bytes currently allocated per purpose (what the load report prints). */
   readonly allocated: Record<MemoryKind, number> = { weights: 0, kv: 0, scratch: 0 };
 
@@ -99,6 +102,7 @@ export class Gpu {
     this.info = info;
     this.f16 = device.features.has('shader-f16');
     this.subgroups = device.features.has('subgroups');
+    this.timestamps = device.features.has('timestamp-query');
     this.lostPromise = device.lost.then((l) => {
       this.lostError = this.disposed ? new GpuError('GPU device was released') : new GpuError(`GPU device lost (${l.reason}): ${l.message}`, 'device-lost');
       throw this.lostError;
@@ -117,6 +121,7 @@ export class Gpu {
     const features: GPUFeatureName[] = [];
     if (o.f16 !== false && adapter.features.has('shader-f16')) features.push('shader-f16');
     if (o.subgroups !== false && adapter.features.has('subgroups')) features.push('subgroups');
+    if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
     const requiredLimits: Record<string, number> = {};
     for (const k of WANTED_LIMITS) requiredLimits[k] = adapter.limits[k];
     let device: GPUDevice;

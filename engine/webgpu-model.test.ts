@@ -146,6 +146,32 @@ test('greedy steps queued ahead give the same tokens; a step the caller does not
   }
 });
 
+test('profiling times every kernel of a step and changes no result', async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const prompt = tokens(9, rand);
+  const plain = await gpu.forward(0, prompt, 0);
+  const next = await gpu.forward(0, [3], prompt.length);
+  gpu.profile(true);
+  try {
+    assert.deepEqual(await gpu.forward(0, prompt, 0), plain, `seed ${seed}`);
+    assert.deepEqual(await gpu.forward(0, [3], prompt.length), next, `seed ${seed}`);
+    const p = await gpu.takeProfile();
+    const L = gpu.config.nLayer;
+    const calls = Object.fromEntries(p.map((e) => [e.kernel, e.calls]));
+    // Two steps: each layer's kernels, two norms a layer plus the first, the output product.
+    assert.deepEqual(calls, {
+      embed: 2, rmsnorm: 2 * (2 * L + 1), 'matmul qkv': 2 * L, rope: 2 * L, attention: 2 * L, 'matmul wo': 2 * L,
+      'matmul gate+up': 2 * L, 'silu-mul': 2 * L, 'matmul down': 2 * L, 'matmul output': 2,
+    });
+    assert.ok(p.every((e) => e.ms > 0), JSON.stringify(p));
+    assert.ok(p.find((e) => e.kernel === 'matmul gate+up')!.ms > p.find((e) => e.kernel === 'embed')!.ms);
+  } finally {
+    gpu.profile(false);
+  }
+  await assert.rejects(async () => gpu.takeProfile(), /profiling is off/);
+});
+
 test('bad input is refused with a clear error, and the model keeps working', async () => {
   const n = gpu.config.nVocab;
   await assert.rejects(gpu.forward(0, [n], 0), /token 32000 is outside the vocabulary 0\.\.31999/);

@@ -10,6 +10,7 @@ import type { Backend, BackendStats, SampleParams } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from './gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from './gpu.js';
+import { GpuProfile, type ProfileEntry } from './gpu-profile.js';
 import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from './gpu-tensor.js';
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
 import { dequantize } from './quant.js';
@@ -158,6 +159,9 @@ function concatenated(reads: ((start: number, length: number) => Uint8Array)[], 
 /** A step whose input is the token the previous step sampled, still on the device. */
 const DEVICE_TOKEN = Symbol('device token');
 
+/** Records a labelled kernel into a compute pass of the step being encoded. */
+type Run = (label: string, record: (pass: GPUComputePassEncoder) => void) => void;
+
 /** A submitted step: what its readback waits for, and where its sampled token lands. */
 interface Submitted { work: GpuWork; staging: GPUBuffer }
 
@@ -173,6 +177,8 @@ export class WebGpuModel implements Backend {
   private disposed = false;
   private nextStaging = 0;
   private ahead: Ahead | undefined;
+  /** Times every kernel while set (profile()). */
+  private profiler: GpuProfile | undefined;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -388,7 +394,7 @@ export class WebGpuModel implements Backend {
       }
       // Greedy ids never fall back to the host, whose logits the next step would have overwritten.
       const end = pos + tokens.length;
-      const next = this.aheadSteps && params.temperature <= 0 && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, params) : undefined;
+      const next = this.aheadSteps && !this.profiler && params.temperature <= 0 && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, params) : undefined;
       const id = await this.readToken(run);
       if (next) {
         // The device starts the queued step about now, when the one before it is done.
@@ -402,6 +408,21 @@ export class WebGpuModel implements Backend {
       this.gpu.device.queue.submit([enc.finish()]);
       return sampleLogits(await this.readLogits(), params);
     });
+  }
+
+  /**
+   * Times every kernel of the steps that follow, each in its own pass (a little slower than one
+   * pass per step) until profile(false); needs the device's timestamp-query feature.
+   */
+  profile(on: boolean): void {
+    if (on) this.profiler ??= new GpuProfile(this.gpu);
+    else this.profiler = undefined;
+  }
+
+  /** GPU time per kernel of the steps run since profiling began or the profile was last taken. */
+  takeProfile(): Promise<ProfileEntry[]> {
+    if (!this.profiler) throw new GpuError(`${this.path}: profiling is off (profile(true))`);
+    return this.profiler.take();
   }
 
   /** Releases the device and all its memory; pending and later calls reject. */
@@ -455,22 +476,32 @@ export class WebGpuModel implements Backend {
       this.ropeParams.setPosition(pos + start);
       const plan = this.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
-      const pass = enc.beginComputePass({ label: 'forward' });
-      this.embed.record(pass, m);
-      this.firstNorm.record(pass, m);
-      for (let l = 0; l < c.nLayer; l++) this.recordLayer(pass, l, seq, m, plan);
+      const profile = this.profiler;
+      let shared: GPUComputePassEncoder | undefined;
+      // One pass for the whole step; when profiling, one timed pass per kernel.
+      const run: Run = profile
+        ? (label, f) => {
+            const pass = profile.pass(enc, label);
+            f(pass);
+            pass.end();
+          }
+        : (_, f) => f((shared ??= enc.beginComputePass({ label: 'forward' })));
+      run('embed', (pass) => this.embed.record(pass, m));
+      run('rmsnorm', (pass) => this.firstNorm.record(pass, m));
+      for (let l = 0; l < c.nLayer; l++) this.recordLayer(run, l, seq, m, plan);
       // h holds the output norm of every row; the logits need the last.
       if (last) {
-        this.matmul.matmul(pass, { weight: this.output, x: this.b.h, xOffset: (m - 1) * c.nEmbd, y: this.b.logits, n: 1 });
-        if (sample) this.sampler.record(pass, sample);
+        run('matmul output', (pass) => this.matmul.matmul(pass, { weight: this.output, x: this.b.h, xOffset: (m - 1) * c.nEmbd, y: this.b.logits, n: 1 }));
+        if (sample) run('sample', (pass) => this.sampler.record(pass, sample));
       }
-      pass.end();
+      shared?.end();
       if (last && sample) {
         enc.copyBufferToBuffer(this.sampler.result, 0, staging, 0, 4);
         // The input of a step queued before this token is read (aheadSteps).
         if (this.aheadSteps) enc.copyBufferToBuffer(this.sampler.result, 0, this.b.tokens, 0, 4);
       } else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
-      this.gpu.device.queue.submit([enc.finish()]);
+      if (profile) profile.submit(enc);
+      else this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;
     return { work, staging };
@@ -490,21 +521,21 @@ export class WebGpuModel implements Backend {
     this.seqLen[a.seq] = Math.min(this.seqLen[a.seq], a.pos);
   }
 
-  private recordLayer(pass: GPUComputePassEncoder, l: number, seq: number, n: number, plan: AttentionPlan): void {
+  private recordLayer(run: Run, l: number, seq: number, n: number, plan: AttentionPlan): void {
     const L = this.layers[l], b = this.b, mm = this.matmul;
-    const project = (p: Projection, x: GPUBuffer, y: GPUBuffer) => {
+    const project = (label: string, p: Projection, x: GPUBuffer, y: GPUBuffer) => run(label, (pass) => {
       for (const q of p.pieces) mm.matmul(pass, { weight: q.weight, x, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride });
-    };
+    });
     // h holds this layer's attention norm of x.
-    project(L.qkv, b.h, b.qkv);
-    this.ropes[l][seq].record(pass, n);
-    this.attns[l][seq].record(pass, plan);
-    mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo });
-    this.norms[l].ffn.record(pass, n);
-    project(L.gateUp, b.h, b.gu);
-    this.swiglu.record(pass, n);
-    mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown });
-    this.norms[l].next.record(pass, n);
+    project('matmul qkv', L.qkv, b.h, b.qkv);
+    run('rope', (pass) => this.ropes[l][seq].record(pass, n));
+    run('attention', (pass) => this.attns[l][seq].record(pass, plan));
+    run('matmul wo', (pass) => mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo }));
+    run('rmsnorm', (pass) => this.norms[l].ffn.record(pass, n));
+    project('matmul gate+up', L.gateUp, b.h, b.gu);
+    run('silu-mul', (pass) => this.swiglu.record(pass, n));
+    run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown }));
+    run('rmsnorm', (pass) => this.norms[l].next.record(pass, n));
   }
 
   private async readLogits(work?: GpuWork): Promise<Float32Array> {

@@ -1,12 +1,15 @@
 // `npm run bench`: Hearth against llama.cpp (node-llama-cpp, Vulkan and CPU) on the same files in the
 // same run. Fixtures with the exact shapes of Qwen2.5-Coder-0.5B and -1.5B are built once into
 // .cache/bench (outside git). Each engine runs in its own process so load time and peak RSS are its own.
+// Hearth's rows add a profiled decode step (`hearth bench --profile`): GPU time per kernel, and the
+// wall time around it, which shows how long the GPU waits for the host.
 //   npm run bench -- [--models 0.5b,1.5b] [--types Q4_0,Q8_0,Q4_K] [--engines hearth,llama-vulkan,llama-cpu]
 //                    [--prompt-tokens 256] [--gen-tokens 64] [--timeout-s 1800] [--out FILE]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DecodeProfile } from '../engine/bench.js';
 import { GGMLType } from '../engine/ggml.js';
 import { fixtureModel, QWEN25_CODER_0_5B, QWEN25_CODER_1_5B } from './fixtures.js';
 
@@ -37,7 +40,7 @@ const out = resolve(arg('out', '.cache/bench/results.json'));
 
 function run(engine: Engine, file: string): Record<string, unknown> {
   const [cmd, args] = engine === 'hearth'
-    ? [process.execPath, [join(dist, 'hearth.js'), 'bench', '--model', file, '--prompt-tokens', `${nPrompt}`, '--gen-tokens', `${nGen}`, '--json']]
+    ? [process.execPath, [join(dist, 'hearth.js'), 'bench', '--model', file, '--prompt-tokens', `${nPrompt}`, '--gen-tokens', `${nGen}`, '--profile', '--json']]
     : [process.execPath, [join(dist, 'bench-llama.js'), file, engine.slice('llama-'.length), `${nPrompt}`, `${nGen}`]];
   // Lets llama.cpp's Vulkan backend use a software device (lavapipe) too, as Hearth does.
   const env = { ...process.env, GGML_VK_VISIBLE_DEVICES: process.env.GGML_VK_VISIBLE_DEVICES ?? '0' };
@@ -66,6 +69,11 @@ for (const m of models) {
       const r: Record<string, unknown> & { model: string } = { model: `qwen2.5-coder-${m}-shape`, type: t, engine: e, prompt_tokens: nPrompt, gen_tokens: nGen, ...run(e, file) };
       rows.push(r);
       console.log(`${r.model.padEnd(11).slice(0, 24)} ${t.padEnd(5)} ${e.padEnd(14)} ${fmt(r.load_ms, 0).padStart(8)} ${mib(r.peak_rss_bytes).padStart(13)} ${mib(r.vram_bytes).padStart(9)} ${fmt(r.prefill_tok_s).padStart(12)} ${fmt(r.decode_tok_s, 2).padStart(11)} ${fmt(r.warm_ttft_ms).padStart(13)}${r.error ? `  error: ${r.error}` : ''}`);
+      const p = r.decode_profile as DecodeProfile | undefined;
+      if (p) {
+        const top = p.kernels.slice(0, 4).map((k) => `${k.kernel} ${((100 * k.ms_per_token) / p.gpu_ms_per_token).toFixed(0)}%`).join(', ');
+        console.log(`    decode step profiled: ${p.gpu_ms_per_token.toFixed(2)} ms on the GPU of ${p.wall_ms_per_token.toFixed(2)} ms; ${top}`);
+      }
       writeFileSync(out, JSON.stringify(rows, null, 1));
     }
   }

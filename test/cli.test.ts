@@ -80,6 +80,22 @@ test('bench --json reports the measurements', () => {
   assert.ok(typeof j.vram_bytes === 'number');
 });
 
+test('bench --profile adds the GPU time of each kernel of a decode step', () => {
+  const r = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '16', '--gen-tokens', '4', '--profile', '--json']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const p = lastJson(r.out).decode_profile as { wall_ms_per_token: number; gpu_ms_per_token: number; kernels: { kernel: string; calls_per_token: number; ms_per_token: number }[] };
+  assert.ok(p.gpu_ms_per_token > 0 && p.wall_ms_per_token > 0);
+  assert.ok(Math.abs(p.kernels.reduce((a, k) => a + k.ms_per_token, 0) - p.gpu_ms_per_token) < 1e-9);
+  const calls = Object.fromEntries(p.kernels.map((k) => [k.kernel, k.calls_per_token]));
+  assert.equal(calls['matmul qkv'], 2, 'one pass per layer of the 2-layer model');
+  assert.equal(calls.sample, 1);
+  const human = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '8', '--gen-tokens', '2', '--profile']);
+  assert.match(human.out, /decode step, profiled: [\d.]+ ms wall, [\d.]+ ms on the GPU\n(  [a-z+ -]+ +[\d.]+ ms .*\n)+/);
+  const ref = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '8', '--gen-tokens', '2', '--profile', '--backend', 'reference']);
+  assert.equal(ref.code, 2);
+  assert.match(ref.err.join('\n'), /--profile times GPU kernels: it needs --backend webgpu/);
+});
+
 test('info: a llama.cpp-style report', () => {
   const r = hearth(['info', '--model', tinyModel()]);
   assert.equal(r.code, 0, r.err.join('\n'));
