@@ -42,8 +42,14 @@ export interface WebGpuLoadOptions {
   /** Device features to leave off (tests of the fallback paths). */
   device?: GpuOptions;
   /**
+   * The kernel family: 'cpu' is row-blocked products (kernels/matmul-rows.wgsl) and two-pass decode
+   * attention (kernels/attention-cpu.wgsl), shaped for CPUs' SIMD lanes; 'gpu' is subgroup matvec,
+   * tiled matmul and flash attention. Default: 'cpu' on software adapters, 'gpu' on GPUs.
+   */
+  kernels?: 'cpu' | 'gpu';
+  /**
    * Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights in the int8 layout, multiplied by activations rounded to int8 as
-   * ggml-cpu rounds them (default: on software adapters, where it is about twice as fast).
+   * ggml-cpu rounds them (default: with the 'cpu' kernels, where it is about twice as fast).
    */
   int8?: boolean;
   /** An f16 KV cache (default: kernels/kv.ts's choice, f16 on GPUs with shader-f16); needs shader-f16. */
@@ -64,6 +70,8 @@ export interface WebGpuLoadReport {
   /** The KV cache holds f16 (kernels/kv.ts). */
   f16Kv: boolean;
   subgroups: boolean;
+  /** The kernel family (WebGpuLoadOptions.kernels). */
+  kernels: 'cpu' | 'gpu';
   /** Some weights are in the int8 layout, multiplied as ggml-cpu multiplies them. */
   int8: boolean;
   nVocab: number;
@@ -108,7 +116,7 @@ function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, n
 interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
 
 /** Device bytes the model needs, checked against the device's binding and buffer limits. */
-function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu, layout: (t: GGUFTensorInfo) => TensorLayout, f16Kv: boolean): MemoryPlan {
+function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu, layout: (t: GGUFTensorInfo) => TensorLayout, f16Kv: boolean, cpu: boolean): MemoryPlan {
   const lim = gpu.limits;
   let weights = 0;
   for (const t of tensors.values()) {
@@ -125,7 +133,7 @@ function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTenso
   for (const [name, bytes] of Object.entries(sizes)) {
     if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
   }
-  const part = attentionPartialBytes({ ...c, ctx: nCtx }, gpu.info.software);
+  const part = attentionPartialBytes({ ...c, ctx: nCtx }, cpu);
   const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
   return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
 }
@@ -232,11 +240,12 @@ export class WebGpuModel implements Backend {
 
   private static async build(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nSeq: number, opts: WebGpuLoadOptions, t0: number): Promise<WebGpuModel> {
     const nCtx = opts.nCtx;
-    const int8 = opts.int8 ?? gpu.info.software;
+    const cpu = (opts.kernels ?? (gpu.info.software ? 'cpu' : 'gpu')) === 'cpu';
+    const int8 = opts.int8 ?? cpu;
     const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => (int8 && hasInt8Layout(t.type, t.dims[0]) ? 'int8' : 'raw');
     const f16Kv = opts.kvF16 ?? kvF16(gpu);
     if (f16Kv && !gpu.f16) throw new GpuError(`${g.path}: an f16 KV cache needs the shader-f16 feature, which the device lacks`);
-    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv);
+    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv, cpu);
     const need = plan.weights + plan.kv + plan.scratch;
     const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);
     if (need > available) {
@@ -316,7 +325,7 @@ export class WebGpuModel implements Backend {
     const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, gpu.buffer(k, n, 'scratch')])) as Record<keyof typeof sizes, GPUBuffer>;
     gpu.write(b.angles, ropeTable(c, nCtx, freqFactors));
     const ropeParams = new RopeParams(gpu, c, nCtx, f16Kv);
-    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv, gpu.info.software);
+    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv, cpu);
     const part = attentionPartialBytes(attnParams.shape, attnParams.cpu);
     const partO = gpu.buffer('attention partials', part.o, 'scratch');
     const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
@@ -325,7 +334,7 @@ export class WebGpuModel implements Backend {
     for (const L of layers) for (const w of [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down]) types.add(w.type);
     const norm = (w: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: b.x, w, y: b.h, residual }, c.nEmbd, c.rmsEps);
     const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
-      MatmulKernels.create(gpu, types, { int8 }),
+      MatmulKernels.create(gpu, types, { int8, rows: cpu, swiglu: !cpu }),
       Embedding.create(gpu, tokEmbd, b.tokens, b.x),
       norm(attnNorms[0]),
       SiluMul.create(gpu, b.gu, b.act, c.nFf),
@@ -346,6 +355,7 @@ export class WebGpuModel implements Backend {
 
     const report: WebGpuLoadReport = {
       path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, f16Kv, subgroups: gpu.subgroups,
+      kernels: cpu ? 'cpu' : 'gpu',
       int8: [output, ...layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])].some((w) => w.layout === 'int8'),
       nVocab: c.nVocab, nCtx, nSeq, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv,
       fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
@@ -533,8 +543,12 @@ export class WebGpuModel implements Backend {
     run('matmul wo', (pass) => mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo }));
     run('rmsnorm', (pass) => this.norms[l].ffn.record(pass, n));
     project('matmul gate+up', L.gateUp, b.h, b.gu);
-    run('silu-mul', (pass) => this.swiglu.record(pass, n));
-    run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown }));
+    if (n === 1 && this.config.nFf % 4 === 0 && mm.fusesSwiglu(L.down)) {
+      run('matmul down', (pass) => mm.matvec(pass, { weight: L.down, x: b.gu, swiglu: this.config.nFf, y: b.proj, bias: L.bDown }));
+    } else {
+      run('silu-mul', (pass) => this.swiglu.record(pass, n));
+      run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown }));
+    }
     run('rmsnorm', (pass) => this.norms[l].next.record(pass, n));
   }
 

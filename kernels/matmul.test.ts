@@ -17,6 +17,10 @@ const subgroupPath = gpu.subgroups ? await MatmulKernels.create(gpu, MATMUL_TYPE
 const rowsPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { rows: true });
 const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath], ['rows', rowsPath]];
 const tiledPath = subgroupPath ?? sharedPath;
+// SwiGLU-input matvec (the same input code for every type) on types of each decoder family.
+const SWIGLU_TYPES = [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
+const swigluPaths: [string, MatmulKernels][] = [['workgroup memory', await MatmulKernels.create(gpu, SWIGLU_TYPES, { subgroups: false, rows: false, swiglu: true })]];
+if (gpu.subgroups) swigluPaths.push(['subgroups', await MatmulKernels.create(gpu, SWIGLU_TYPES, { subgroups: true, rows: false, swiglu: true })]);
 const layouts: [string, MatmulKernels][] = [['tiled', tiledPath], ['rows', rowsPath]];
 // Integer products on weights in the int8 layout (CPU adapters' default; any device runs them).
 const INT8_TYPES = [...INT8_LAYOUTS.keys()];
@@ -65,6 +69,8 @@ interface Case {
   raw?: boolean;
   /** The weight in the int8 layout: x is rounded as ggml-cpu rounds it for the type (see TOL_INT8). */
   int8?: boolean;
+  /** x holds SwiGLU's gate, then its up projection after a gap: the input is SiLU(gate) * up. */
+  swiglu?: boolean;
 }
 
 // The int8 kernels' integer sums are exact; what remains is f32 scaling and accumulation per unit.
@@ -79,7 +85,7 @@ async function check(c: Case): Promise<void> {
   const seed = freshSeed();
   const rand = rng(seed);
   const { type, rows, cols, n } = c;
-  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''}${c.int8 ? ' int8' : ''} seed ${seed}`;
+  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''}${c.int8 ? ' int8' : ''}${c.swiglu ? ' swiglu' : ''} seed ${seed}`;
   const bytes = c.raw ? rawBlocks(type, rows * cols, rand) : quantize(type, randomF32(rows * cols, rand));
   const w = dequantize(type, bytes, rows * cols);
   const rb = rowBytes(type, cols);
@@ -88,20 +94,24 @@ async function check(c: Case): Promise<void> {
   if (c.split) assert.ok(weight.parts.length >= 3, `${what}: ${weight.parts.length} parts`);
 
   const xOffset = 4, xStride = cols + 4, yOffset = 5, yStride = rows + 3, biasOffset = 3;
-  const x = new Float32Array(xOffset + (n + 1) * xStride).fill(NaN);
+  // SwiGLU's up half starts after a gap of NaNs that must stay unread.
+  const up = c.swiglu ? cols + 8 : 0;
+  const x = new Float32Array(xOffset + (n + 1) * xStride + up).fill(NaN);
   for (let t = 0; t < n; t++) x.set(randomF32(cols, rand), xOffset + t * xStride);
+  if (c.swiglu) x.set(randomF32(cols, rand, 3), xOffset + up);
   // A group of zeros (scale 0) in the first token.
   if (c.int8) x.fill(0, xOffset, xOffset + 32);
   // What the products multiply: x itself, or x rounded to int8 as ggml-cpu rounds it.
   const xs = new Float32Array(x);
   if (c.int8) for (let t = 0; t < n; t++) xs.set(ggmlCpuInput(type, x.subarray(xOffset + t * xStride, xOffset + t * xStride + cols)).x, xOffset + t * xStride);
+  if (c.swiglu) for (let k = 0; k < cols; k++) xs[xOffset + k] = (x[xOffset + k] / (1 + Math.exp(-x[xOffset + k]))) * x[xOffset + up + k];
   const bias = new Float32Array(biasOffset + rows + 2).fill(NaN);
   bias.set(randomF32(rows, rand), biasOffset);
   const yLen = yOffset + (n + 1) * yStride;
   const xBuf = storage(gpu, 'x', x);
   const yBuf = storage(gpu, 'y', new Uint32Array(yLen).fill(POISON));
   const bBuf = storage(gpu, 'bias', bias);
-  const args = { weight, x: xBuf, xOffset, y: yBuf, yOffset, ...(c.bias ? { bias: bBuf, biasOffset } : {}) };
+  const args = { weight, x: xBuf, xOffset, y: yBuf, yOffset, ...(c.bias ? { bias: bBuf, biasOffset } : {}), ...(c.swiglu ? { swiglu: up } : {}) };
   submitPass(gpu, 'matmul test', (pass) => (n === 1 ? c.kernels.matvec(pass, args) : c.kernels.matmul(pass, { ...args, n, xStride, yStride })));
   const y = await readF32(gpu, yBuf, yLen);
   const bits = new Uint32Array(y.buffer);
@@ -150,6 +160,15 @@ for (const type of MATMUL_TYPES) {
     test(`matmul ${name} (${layout}), split weight, 3 and 17 tokens`, async () => {
       await check({ type, rows: 37, cols, n: 3, kernels, split: true, bias: true });
       await check({ type, rows: 37, cols, n: 17, kernels, split: true });
+    });
+  }
+}
+
+for (const type of SWIGLU_TYPES) {
+  for (const [path, kernels] of swigluPaths) {
+    test(`matvec ${typeName(type)} (${path}) on SwiGLU's product, split weight, bias, and at 8200 rows`, async () => {
+      await check({ type, rows: 37, cols: colsFor(type), n: 1, kernels, split: true, bias: true, swiglu: true });
+      await check({ type, rows: 8200, cols: colsFor(type), n: 1, kernels, raw: true, swiglu: true });
     });
   }
 }
@@ -209,6 +228,15 @@ test('bad operands are refused with the tensor named', async () => {
   assert.throws(() => sharedPath.matmul(pass, { weight, x, y, n: 0 }), /output\.weight.*token count 0/);
   const q4 = await MatmulKernels.create(gpu, [GGMLType.Q4_0]);
   assert.throws(() => q4.matvec(pass, { weight, x, y }), /output\.weight.*Q8_0 were not compiled/);
+  assert.throws(() => sharedPath.matvec(pass, { weight, x, y, swiglu: 64 }), /output\.weight: a SwiGLU input needs the GPU matvec kernels compiled with swiglu/);
+  assert.throws(() => rowsPath.matvec(pass, { weight, x, y, swiglu: 64 }), /SwiGLU input needs/);
+  assert.equal(rowsPath.fusesSwiglu(weight), false);
+  const [, fused] = swigluPaths[0];
+  assert.equal(sharedPath.fusesSwiglu(weight), false);
+  assert.equal(fused.fusesSwiglu(weight), true);
+  assert.throws(() => fused.matvec(pass, { weight, x, y, swiglu: 6 }), /SwiGLU up offset 6 is not a multiple of 4/);
+  assert.throws(() => fused.matvec(pass, { weight, x, y, swiglu: 64 }), /x buffer of 256 bytes is smaller than the 512 bytes/);
+  assert.throws(() => fused.matmul(pass, { weight, x, y, n: 2, swiglu: 0 }), /SwiGLU input is for one token/);
   await assert.rejects(MatmulKernels.create(gpu, [GGMLType.Q2_K]), /no GPU kernel for ggml type Q2_K/);
   pass.end();
   for (const p of weight.parts) gpu.release(p.buffer);

@@ -57,6 +57,11 @@ export interface MatvecArgs {
   /** Optional f32 bias of weight.rows elements at biasOffset. */
   bias?: GPUBuffer;
   biasOffset?: number;
+  /**
+   * x holds SwiGLU's gate at xOffset and its up projection this many elements later (a multiple
+   * of 4); the product's input is SiLU(gate) * up. Matvec on the GPU kernels only (fusesSwiglu).
+   */
+  swiglu?: number;
 }
 
 export interface MatmulArgs extends MatvecArgs {
@@ -75,6 +80,8 @@ export interface MatmulOptions {
   rows?: boolean;
   /** Compile the integer kernels for weights in the int8 layout (default: on software adapters). */
   int8?: boolean;
+  /** Also compile the GPU matvec kernels whose input is SwiGLU's product (MatvecArgs.swiglu). */
+  swiglu?: boolean;
 }
 
 // Matvec workgroup shapes: T invocations (a power of two) over the row, R rows. Picked per weight
@@ -110,9 +117,15 @@ interface Int8Pipelines { products: GPUComputePipeline[]; quantize: GPUComputePi
 
 /** GPU kernels (matvec.wgsl, matmul.wgsl) or CPU ones (matmul-rows.wgsl for one token and for TN). */
 type Pipelines =
-  | { rows: false; matvec: Record<MatvecShape, GPUComputePipeline>; matmul: GPUComputePipeline }
+  | { rows: false; matvec: Record<MatvecShape, GPUComputePipeline>; swiglu?: Record<MatvecShape, GPUComputePipeline>; matmul: GPUComputePipeline }
   | { rows: true; one: GPUComputePipeline; many: GPUComputePipeline };
 type RowsShape = typeof ROWS_ONE;
+
+// matvec.wgsl's input: x itself, or SwiGLU's product of its gate and up halves.
+const X_IN = {
+  plain: 'fn x_in(i: u32) -> vec4<f32> { return X[i]; }',
+  swiglu: 'fn x_in(i: u32) -> vec4<f32> { let g = X[i]; return g / (1.0 + exp(-g)) * X[i + P.x_up]; }',
+};
 
 /** dequant8.wgsl and `body` for one weight type, after `prelude` lines. */
 function kernelSource(type: GGMLType, body: string, prelude: string[] = []): string {
@@ -176,14 +189,17 @@ export class MatmulKernels {
       }
       const body = `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`;
       const shapes = Object.entries(MATVEC_SHAPES) as [MatvecShape, { t: number; r: number }][];
-      const [matmul, ...matvec] = await Promise.all([
+      const matvecs = (input: 'plain' | 'swiglu') => Promise.all(shapes.map(([shape, { t, r }]) => gpu.pipeline({
+        label: `matvec ${name} ${shape}${input === 'swiglu' ? ' swiglu' : ''}`,
+        code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`, X_IN[input]]),
+      })));
+      const byShape = (ps: GPUComputePipeline[]) => Object.fromEntries(shapes.map(([shape], i) => [shape, ps[i]])) as Record<MatvecShape, GPUComputePipeline>;
+      const [matmul, matvec, swiglu] = await Promise.all([
         gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, `${matmulIo}\n${matmulSrc}`) }),
-        ...shapes.map(([shape, { t, r }]) => gpu.pipeline({
-          label: `matvec ${name} ${shape}`,
-          code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`]),
-        })),
+        matvecs('plain'),
+        o.swiglu ? matvecs('swiglu') : undefined,
       ]);
-      pipelines.set(type, { rows, matmul, matvec: Object.fromEntries(shapes.map(([shape], i) => [shape, matvec[i]])) as Record<MatvecShape, GPUComputePipeline> });
+      pipelines.set(type, { rows, matmul, matvec: byShape(matvec), swiglu: swiglu && byShape(swiglu) });
     }));
     return new MatmulKernels(gpu, pipelines, int8Pipelines);
   }
@@ -191,22 +207,25 @@ export class MatmulKernels {
   /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
   matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
     const w = a.weight;
+    if (a.swiglu !== undefined && !this.fusesSwiglu(w)) throw new GpuError(`matmul ${w.name}: a SwiGLU input needs the GPU matvec kernels compiled with swiglu (MatmulKernels.create)`);
     if (w.layout === 'int8') return this.int8Product(pass, a, 1);
     const p = this.pipelineFor(w);
     if (p.rows) return this.rowsProduct(pass, p.one, ROWS_ONE, a, 1);
-    const pipelines = p.matvec;
+    const pipelines = a.swiglu === undefined ? p.matvec : p.swiglu!;
+    const up = a.swiglu ?? 0;
+    if (up % 4 !== 0) throw new GpuError(`matmul ${w.name}: SwiGLU up offset ${up} is not a multiple of 4`);
     const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
     const maxX = this.gpu.limits.maxComputeWorkgroupsPerDimension;
     for (const part of w.parts) {
       const shape = matvecShape(part.rows);
       const pipeline = pipelines[shape];
       pass.setPipeline(pipeline);
-      const key = ['mv', this.id(part.buffer), this.id(a.x), xOffset, this.id(a.y), yOffset, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
+      const key = ['mv', this.id(part.buffer), this.id(a.x), xOffset, up, this.id(a.y), yOffset, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
       let bg = this.cache.get(key);
       if (!bg) {
         this.check(a, 1, w.cols, w.rows);
         const params = new Uint32Array(MV_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0]);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0, up / 4]);
         bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
       }
       pass.setBindGroup(0, bg);
@@ -216,9 +235,16 @@ export class MatmulKernels {
     }
   }
 
+  /** Whether matvec takes a SwiGLU input (MatvecArgs.swiglu) for this weight. */
+  fusesSwiglu(w: GpuTensor): boolean {
+    const p = this.pipelines.get(w.type);
+    return w.layout === 'raw' && p !== undefined && !p.rows && p.swiglu !== undefined;
+  }
+
   /** Y[t, :] = W X[t, :] (+ bias) for n tokens; n = 1 runs matvec. */
   matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
     if (a.n === 1) return this.matvec(pass, a);
+    if (a.swiglu !== undefined) throw new GpuError(`matmul ${a.weight.name}: a SwiGLU input is for one token (matvec)`);
     const w = a.weight;
     if (w.layout === 'int8') return this.int8Product(pass, a, a.n);
     const p = this.pipelineFor(w);
@@ -347,7 +373,7 @@ export class MatmulKernels {
     const need = (label: string, b: GPUBuffer, elements: number) => {
       if (b.size < elements * 4) throw new GpuError(`${what}: ${label} buffer of ${b.size} bytes is smaller than the ${elements * 4} bytes it needs`);
     };
-    need('x', a.x, xOffset + (n - 1) * xStride + w.cols);
+    need('x', a.x, xOffset + (n - 1) * xStride + (a.swiglu ?? 0) + w.cols);
     need('y', a.y, yOffset + (n - 1) * yStride + w.rows);
     if (a.bias) need('bias', a.bias, biasOffset + w.rows);
   }

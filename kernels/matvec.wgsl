@@ -2,7 +2,9 @@
 // Each workgroup takes R rows; its T invocations stride over the row's K/16 units and reuse each
 // unit of x across the R rows. A unit is the groups of 8 weights at k and k + PAIR, which a weight
 // type's blocks keep in the same bytes (low and high nibbles, say). The prelude defines T, R, PAIR,
-// ALIGNED, dq8 (dequant8.wgsl) and reduce_rows (matvec-subgroup.wgsl or matvec-shared.wgsl).
+// ALIGNED, dq8 (dequant8.wgsl), reduce_rows (matvec-subgroup.wgsl or matvec-shared.wgsl) and
+// x_in: X itself, or SwiGLU's SiLU(gate) * up from gate and up halves x_up vec4s apart (which saves
+// the FFN a dispatch per layer).
 
 struct Params {
   rows: u32,
@@ -12,6 +14,7 @@ struct Params {
   y_off: u32,
   b_off: u32,
   has_bias: u32,
+  x_up: u32, // in vec4s, for x_in
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -29,10 +32,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var u = lid; u < P.k / 16u; u += T) {
     let k = (u / (PAIR / 8u)) * (2u * PAIR) + (u % (PAIR / 8u)) * 8u;
     let xo = P.x_off + k / 4u;
-    let xa = X[xo];
-    let xb = X[xo + 1u];
-    let xc = X[xo + PAIR / 4u];
-    let xd = X[xo + PAIR / 4u + 1u];
+    let xa = x_in(xo);
+    let xb = x_in(xo + 1u);
+    let xc = x_in(xo + PAIR / 4u);
+    let xd = x_in(xo + PAIR / 4u + 1u);
     for (var r = 0u; r < R; r++) {
       // The last block's missing rows repeat the last row; they are never stored.
       let rb = min(row0 + r, P.rows - 1u) * P.row_bytes;
