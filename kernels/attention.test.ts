@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gpu, submitPass } from '../engine/gpu.js';
 import { f16ToF32, f32ToF16 } from '../engine/quant.js';
-import { Attention, AttentionParams, attentionPartialBytes, DECODE_MAX_TOKENS, type AttentionShape } from './attention.js';
+import { Attention, AttentionParams, attentionPartialBytes, maxDecodeTokens, type AttentionShape } from './attention.js';
 import { kvElementBytes } from './kv.js';
 import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
 
@@ -51,11 +51,12 @@ const cases = [
   { name: 'decode over split keys, GQA 7', nHead: 14, nHeadKv: 2, headDim: 64, steps: [[1, 700], [1, 5], [1, 129]] },
   { name: 'short multi-token steps over split keys, GQA 4', nHead: 8, nHeadKv: 2, headDim: 128, steps: [[3, 300], [8, 517]] },
   { name: 'decode from the first position, MHA, head dim 20', nHead: 3, nHeadKv: 3, headDim: 20, steps: [[1, 0], [2, 33], [5, 64]] },
+  { name: 'appends of up to 32 tokens, GQA 7', nHead: 14, nHeadKv: 2, headDim: 64, steps: [[32, 0], [13, 500], [32, 700]] },
 ];
 
 // Both cache types where the device has shader-f16, and both decode kernels on any device.
 const kvTypes = gpu.f16 ? [true, false] : [false];
-for (const cs of cases) for (const f16 of kvTypes) for (const cpu of cs.steps.every(([n]) => n <= DECODE_MAX_TOKENS) ? [false, true] : [false]) {
+for (const cs of cases) for (const f16 of kvTypes) for (const cpu of cs.steps.every(([n]) => n <= maxDecodeTokens(true)) ? [false, true] : [false]) {
   test(`attention ${cs.name}, ${f16 ? 'f16' : 'f32'} cache${cpu ? ', CPU decode kernel' : ''}, matches float64`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);

@@ -11,7 +11,17 @@ import io from './attention-io.wgsl';
 
 const WG = 64;
 /** Steps of at most this many tokens split the keys. */
-export const DECODE_MAX_TOKENS = 8;
+const DECODE_MAX_TOKENS = 8;
+/**
+ * Steps of at most this many tokens run attention-cpu.wgsl on CPU adapters (lavapipe, 0.5B shape:
+ * 8 tokens at position 1000 take ~155 ms against ~485 split; 32 tokens ~630 ms against ~750 tiled).
+ */
+const CPU_MAX_TOKENS = 32;
+
+/** The most tokens a step may have to take the decode kernels (cpu: attention-cpu.wgsl's). */
+export function maxDecodeTokens(cpu: boolean): number {
+  return cpu ? CPU_MAX_TOKENS : DECODE_MAX_TOKENS;
+}
 const MAX_SPLITS = 64;
 /** Keys per split at least this (one block of the decode kernel's widest tile): shorter splits mostly add merging. */
 const MIN_SPLIT_KEYS = 64;
@@ -76,8 +86,8 @@ export class AttentionParams {
   private readonly data = new ArrayBuffer(36);
 
   /**
-   * kvF16: the cache holds f16 (default: kv.ts's choice for the device). cpu: decode steps run
-   * attention-cpu.wgsl (default: on software adapters; Qwen2.5-0.5B's 24 layers at 1000 positions
+   * kvF16: the cache holds f16 (default: kv.ts's choice for the device). cpu: steps of up to
+   * CPU_MAX_TOKENS run attention-cpu.wgsl (default: on software adapters; Qwen2.5-0.5B's 24 layers at 1000 positions
    * on lavapipe, 2 cores: ~25 ms a token against ~72 for the flash kernel).
    */
   constructor(private readonly gpu: Gpu, readonly shape: AttentionShape, readonly kvF16 = defaultKvF16(gpu), readonly cpu = gpu.info.software) {
@@ -91,7 +101,7 @@ export class AttentionParams {
   /** Sets up a step of nTokens at positions pos..pos+nTokens-1 and returns how to record it. */
   plan(nTokens: number, pos: number): AttentionPlan {
     const keys = pos + nTokens;
-    const decode = nTokens <= DECODE_MAX_TOKENS;
+    const decode = nTokens <= maxDecodeTokens(this.cpu);
     let nSplits = 1, splitLen = keys;
     if (decode && !this.cpu) {
       nSplits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(keys / MIN_SPLIT_KEYS)));
@@ -110,7 +120,7 @@ export class AttentionParams {
  */
 export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'headDim' | 'ctx'>, cpu: boolean): { o: number; ml: number } {
   const rows = MAX_SPLITS * DECODE_MAX_TOKENS * shape.nHead;
-  if (cpu) return { o: DECODE_MAX_TOKENS * shape.nHead * shape.ctx * 4, ml: 16 };
+  if (cpu) return { o: CPU_MAX_TOKENS * shape.nHead * shape.ctx * 4, ml: 16 };
   return { o: rows * shape.headDim * 4, ml: rows * 8 };
 }
 
