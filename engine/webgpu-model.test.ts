@@ -158,6 +158,12 @@ test('greedy steps queued ahead give the same tokens; a step the caller does not
     const hot = { temperature: 0.8, topK: 40, topP: 0.9, uniform: rand() };
     await gpu.forward(1, other, 0);
     assert.equal(await m.forwardSample(1, [9], 3, hot), await gpu.forwardSample(1, [9], 3, hot), `temperature, seed ${seed}`);
+    // Disposed with a step queued ahead: calls reject, none hangs.
+    const id = await m.forwardSample(0, [4], 2, greedy);
+    const pending = m.forwardSample(0, [id], 3, greedy);
+    m.dispose();
+    await assert.rejects(pending);
+    await assert.rejects(m.forwardSample(0, [id], 3, greedy), /disposed/);
   } finally {
     m.dispose();
   }
