@@ -51,6 +51,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var acc: array<array<f32, TN>, R>;
   for (var u = 0u; u < P.units; u++) {
     var w: array<array<u32, WORDS>, R>;
+    // 4- and 5-bit quants widened to bytes, once per unit rather than once per token.
+    var wb: array<array<u32, 8>, R>;
     var sc: array<f32, R>;
     var mn: array<f32, R>;
     for (var r = 0u; r < R; r++) {
@@ -59,6 +61,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       if (MINS >= 2u) { mn[r] = bitcast<f32>(W[P.min_off + s]); }
       let q = P.quant_off + s * WORDS - (s & 7u) * (WORDS - 1u);
       for (var i = 0u; i < WORDS; i++) { w[r][i] = W[q + i * 8u]; }
+      if (WORDS == 4u) {
+        for (var i = 0u; i < 4u; i++) {
+          wb[r][i] = w[r][i] & LOW;
+          wb[r][i + 4u] = (w[r][i] >> 4u) & LOW;
+        }
+      } else if (WORDS == 5u) {
+        let h = w[r][WORDS - 1u];
+        for (var i = 0u; i < 4u; i++) {
+          wb[r][i] = (w[r][i] & LOW) | fifth(h >> (4u * i));
+          wb[r][i + 4u] = ((w[r][i] >> 4u) & LOW) | fifth(h >> (16u + 4u * i));
+        }
+      }
     }
     for (var j = 0u; j < TN; j++) {
       let dx = bitcast<f32>(XQ[xr[j] + u]);
@@ -74,15 +88,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
           for (var i = 0u; i < 4u; i++) { s += dot4I8Packed(w[r][i], x[i]); }
           for (var i = 4u; i < 8u; i++) { s2 += dot4I8Packed(w[r][i], x[i]); }
           if (MINS != 3u) { s += s2; }
-        } else if (WORDS == 4u) {
-          for (var i = 0u; i < 4u; i++) {
-            s += dot4I8Packed(w[r][i] & LOW, x[i]) + dot4I8Packed((w[r][i] >> 4u) & LOW, x[i + 4u]);
-          }
         } else {
-          let h = w[r][WORDS - 1u];
-          for (var i = 0u; i < 4u; i++) {
-            s += dot4I8Packed((w[r][i] & LOW) | fifth(h >> (4u * i)), x[i]) + dot4I8Packed(((w[r][i] >> 4u) & LOW) | fifth(h >> (16u + 4u * i)), x[i + 4u]);
-          }
+          for (var i = 0u; i < 8u; i++) { s += dot4I8Packed(wb[r][i], x[i]); }
         }
         if (MINS == 0u) {
           acc[r][j] += sc[r] * dx * f32(s);
