@@ -16,10 +16,10 @@ export interface BenchResult {
 }
 
 const WARM = 1000;
+const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
 
 /** Prefill `nPrompt` tokens, decode `nGen` greedily, then time one token appended to a warm 1000-token cache. */
 export async function runBench(backend: Backend, nPrompt: number, nGen: number): Promise<BenchResult> {
-  const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
   const prompt = benchTokens(nPrompt, 1);
   // One untimed prompt-sized pass and one decode step warm pipelines and caches, as llama-bench's
   // warmup run does (test/bench-llama.ts does the same for llama.cpp).
@@ -54,7 +54,6 @@ export interface DecodeProfile {
 
 /** GPU time per kernel of `steps` greedy decode steps after an `nPrompt`-token prompt. */
 export async function profileDecode(model: WebGpuModel, nPrompt: number, steps: number): Promise<DecodeProfile> {
-  const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
   let next = await model.forwardSample(0, benchTokens(nPrompt, 1), 0, greedy);
   model.profile(true);
   try {

@@ -119,8 +119,8 @@ export class AttentionParams {
  * the splits, or with `cpu` (AttentionParams) the scores of every key.
  */
 export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'headDim' | 'ctx'>, cpu: boolean): { o: number; ml: number } {
-  const rows = MAX_SPLITS * DECODE_MAX_TOKENS * shape.nHead;
   if (cpu) return { o: CPU_MAX_TOKENS * shape.nHead * shape.ctx * 4, ml: 16 };
+  const rows = MAX_SPLITS * DECODE_MAX_TOKENS * shape.nHead;
   return { o: rows * shape.headDim * 4, ml: rows * 8 };
 }
 
@@ -137,16 +137,17 @@ export interface AttentionBuffers {
   partML: GPUBuffer;
 }
 
+/** How decode steps run: split keys merged by a second pass (GPUs), or attention-cpu.wgsl's two passes. */
+type DecodeKernels =
+  | { cpu: false; split: Dispatch; rows: number; combine: Dispatch }
+  | { cpu: true; score: Dispatch; mix: Dispatch };
+
 export class Attention {
   private constructor(
     private readonly shape: AttentionShape,
     private readonly prefill: Dispatch,
     private readonly prefillRows: number,
-    private readonly decode: Dispatch,
-    private readonly decodeRows: number,
-    private readonly combine: Dispatch,
-    /** attention-cpu.wgsl's passes, which replace decode and combine on CPU adapters. */
-    private readonly cpu?: { score: Dispatch; mix: Dispatch },
+    private readonly decode: DecodeKernels,
   ) {}
 
   static async create(gpu: Gpu, params: AttentionParams, b: AttentionBuffers): Promise<Attention> {
@@ -154,42 +155,43 @@ export class Attention {
     const d = s.headDim;
     const group = s.nHead / s.nHeadKv;
     const pre = prefillTiling(gpu, d);
-    const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
-    const [p1, p2, p3] = await Promise.all([
-      gpu.pipeline({ label: 'attention prefill', code: prefillCode(params.kvF16, d, pre) }),
-      gpu.pipeline({ label: 'attention decode', code: code(params.kvF16, d, dec) }),
-      gpu.pipeline({ label: 'attention combine', code: code(params.kvF16, d, dec), entryPoint: 'combine' }),
-    ]);
-    const all = [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer];
-    let cpu: { score: Dispatch; mix: Dispatch } | undefined;
+    const p = await gpu.pipeline({ label: 'attention prefill', code: prefillCode(params.kvF16, d, pre) });
+    const prefill = new Dispatch(p, gpu.bindGroup('attention prefill', p, [b.qkv, b.kCache, b.vCache, b.out, undefined, undefined, params.buffer]));
     if (params.cpu) {
       const ml = Math.min(CPU_MIX_LANES, d / 4);
       const consts = { D4: d / 4, G: group, ML: ml, MC: Math.ceil(d / 4 / ml) };
       const src = kvPrelude(params.kvF16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + `${io}\n${cpuSrc}`;
       const [score, mix] = await Promise.all(['score', 'mix'].map((entryPoint) => gpu.pipeline({ label: `attention ${entryPoint} (CPU)`, code: src, entryPoint })));
-      cpu = {
+      return new Attention(s, prefill, pre.tq, {
+        cpu: true,
         score: new Dispatch(score, gpu.bindGroup('attention score', score, [b.qkv, b.kCache, undefined, undefined, b.partO, undefined, params.buffer])),
         mix: new Dispatch(mix, gpu.bindGroup('attention mix', mix, [undefined, undefined, b.vCache, b.out, b.partO, undefined, params.buffer])),
-      };
+      });
     }
-    return new Attention(
-      s,
-      new Dispatch(p1, gpu.bindGroup('attention prefill', p1, [b.qkv, b.kCache, b.vCache, b.out, undefined, undefined, params.buffer])), pre.tq,
-      new Dispatch(p2, gpu.bindGroup('attention decode', p2, all)), dec.tq,
-      new Dispatch(p3, gpu.bindGroup('attention combine', p3, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
-      cpu,
-    );
+    const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
+    const [split, combine] = await Promise.all([
+      gpu.pipeline({ label: 'attention decode', code: code(params.kvF16, d, dec) }),
+      gpu.pipeline({ label: 'attention combine', code: code(params.kvF16, d, dec), entryPoint: 'combine' }),
+    ]);
+    return new Attention(s, prefill, pre.tq, {
+      cpu: false,
+      split: new Dispatch(split, gpu.bindGroup('attention decode', split, [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer])),
+      rows: dec.tq,
+      combine: new Dispatch(combine, gpu.bindGroup('attention combine', combine, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
+    });
   }
 
   record(pass: GPUComputePassEncoder, plan: AttentionPlan): void {
-    if (plan.decode && this.cpu) {
-      this.cpu.score.record(pass, Math.ceil(plan.keys / 32), plan.nTokens, this.shape.nHeadKv);
-      this.cpu.mix.record(pass, plan.nTokens * this.shape.nHead);
-      return;
-    }
     const rows = plan.nTokens * (this.shape.nHead / this.shape.nHeadKv);
-    const [d, tq] = plan.decode ? [this.decode, this.decodeRows] : [this.prefill, this.prefillRows];
-    d.record(pass, plan.nSplits, Math.ceil(rows / tq), this.shape.nHeadKv);
-    if (plan.nSplits > 1) this.combine.record(pass, plan.nTokens * this.shape.nHead);
+    const dec = this.decode;
+    if (!plan.decode) {
+      this.prefill.record(pass, 1, Math.ceil(rows / this.prefillRows), this.shape.nHeadKv);
+    } else if (dec.cpu) {
+      dec.score.record(pass, Math.ceil(plan.keys / 32), plan.nTokens, this.shape.nHeadKv);
+      dec.mix.record(pass, plan.nTokens * this.shape.nHead);
+    } else {
+      dec.split.record(pass, plan.nSplits, Math.ceil(rows / dec.rows), this.shape.nHeadKv);
+      if (plan.nSplits > 1) dec.combine.record(pass, plan.nTokens * this.shape.nHead);
+    }
   }
 }
