@@ -108,7 +108,7 @@ test('device sampling follows the reference rules on the same logits', async () 
   }
 });
 
-test('the GPU kernel family (subgroup matvec with SwiGLU folded in, flash attention) matches the reference', async () => {
+test('the GPU kernel family (subgroup matvec with norms, residual adds and SwiGLU folded in, flash attention) matches the reference', async () => {
   const m = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 1, device: { f16: false }, kernels: 'gpu', int8: false });
   try {
     assert.equal(m.report().kernels, 'gpu');
@@ -118,8 +118,14 @@ test('the GPU kernel family (subgroup matvec with SwiGLU folded in, flash attent
     assertClose(await m.forward(0, prompt, 0), await ref.forward(0, prompt, 0), TOL, `prompt, seed ${seed}`);
     for (let pos = prompt.length; pos < prompt.length + 3; pos++) {
       const t = tokens(1, rand);
+      if (pos === prompt.length + 2) m.profile(true);
       assertClose(await m.forward(0, t, pos), await ref.forward(0, t, pos), TOL, `decode at ${pos}, seed ${seed}`);
     }
+    // The decode steps above were the folded ones: no norm or SiLU dispatches.
+    const L = m.config.nLayer;
+    assert.deepEqual(Object.fromEntries((await m.takeProfile()).map((e) => [e.kernel, e.calls])), {
+      embed: 1, 'matmul qkv': L, rope: L, attention: L, 'matmul wo': L, 'matmul gate+up': L, 'matmul down': L, 'matmul output': 1,
+    });
   } finally {
     m.dispose();
   }
@@ -183,10 +189,11 @@ test('profiling times every kernel of a step and changes no result', async () =>
     const L = gpu.config.nLayer;
     const calls = Object.fromEntries(p.map((e) => [e.kernel, e.calls]));
     // Two steps: each layer's kernels, two norms a layer plus the first, the output product; the GPU
-    // kernels fold SiLU * up into a decode step's down product.
+    // kernels fold the norms and SiLU * up of a decode step into its products.
+    const steps = gpu.report().kernels === 'gpu' ? 1 : 2;
     assert.deepEqual(calls, {
-      embed: 2, rmsnorm: 2 * (2 * L + 1), 'matmul qkv': 2 * L, rope: 2 * L, attention: 2 * L, 'matmul wo': 2 * L,
-      'matmul gate+up': 2 * L, 'silu-mul': gpu.report().kernels === 'gpu' ? L : 2 * L, 'matmul down': 2 * L, 'matmul output': 2,
+      embed: 2, rmsnorm: steps * (2 * L + 1), 'matmul qkv': 2 * L, rope: 2 * L, attention: 2 * L, 'matmul wo': 2 * L,
+      'matmul gate+up': 2 * L, 'silu-mul': steps * L, 'matmul down': 2 * L, 'matmul output': 2,
     });
     assert.ok(p.every((e) => e.ms > 0), JSON.stringify(p));
     assert.ok(p.find((e) => e.kernel === 'matmul gate+up')!.ms > p.find((e) => e.kernel === 'embed')!.ms);

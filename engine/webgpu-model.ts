@@ -98,6 +98,7 @@ export interface WebGpuLoadReport {
 interface Projection { pieces: { weight: GpuTensor; bias?: GPUBuffer; yOffset: number }[]; yStride: number }
 
 interface LayerWeights {
+  attnNorm: GPUBuffer; ffnNorm: GPUBuffer;
   qkv: Projection;
   wo: GpuTensor; bo?: GPUBuffer;
   gateUp: Projection;
@@ -199,6 +200,13 @@ export class WebGpuModel implements Backend {
     private readonly b: Record<keyof ReturnType<typeof scratchSizes>, GPUBuffer>,
     private readonly layers: LayerWeights[],
     private readonly output: GpuTensor,
+    private readonly outputNorm: GPUBuffer,
+    /**
+     * One-token steps fold each RMS norm into the product after it, each residual add into the
+     * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
+     * and barriers fewer per layer.
+     */
+    private readonly foldsDecode: boolean,
     private readonly matmul: MatmulKernels,
     private readonly embed: Embedding,
     /** The first layer's attention norm; then per layer the norms after its two residual adds. */
@@ -297,11 +305,10 @@ export class WebGpuModel implements Backend {
     };
     const tokEmbd = await matrix(tensorName.tokenEmbd);
     const layers: LayerWeights[] = [];
-    const attnNorms: GPUBuffer[] = [], ffnNorms: GPUBuffer[] = [];
     for (let l = 0; l < c.nLayer; l++) {
-      attnNorms.push(vector(f32(tensorName.attnNorm(l)), tensorName.attnNorm(l)));
-      ffnNorms.push(vector(f32(tensorName.ffnNorm(l)), tensorName.ffnNorm(l)));
       layers.push({
+        attnNorm: vector(f32(tensorName.attnNorm(l)), tensorName.attnNorm(l)),
+        ffnNorm: vector(f32(tensorName.ffnNorm(l)), tensorName.ffnNorm(l)),
         qkv: await projection(`blk.${l}.attn_qkv`, [tensorName.attnQ(l), tensorName.attnK(l), tensorName.attnV(l)],
           c.bias.qkv ? [tensorName.attnQBias(l), tensorName.attnKBias(l), tensorName.attnVBias(l)] : undefined),
         wo: await matrix(tensorName.attnOutput(l)), bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
@@ -331,20 +338,19 @@ export class WebGpuModel implements Backend {
     const partO = gpu.buffer('attention partials', part.o, 'scratch');
     const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
 
-    const types = new Set<GGMLType>([output.type]);
-    for (const L of layers) for (const w of [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down]) types.add(w.type);
+    const matrices = [output, ...layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])];
     const norm = (w: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: b.x, w, y: b.h, residual }, c.nEmbd, c.rmsEps);
     const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
-      MatmulKernels.create(gpu, types, { int8, rows: cpu, swiglu: !cpu }),
+      MatmulKernels.create(gpu, matrices.map((w) => w.type), { int8, rows: cpu, fused: !cpu }),
       Embedding.create(gpu, tokEmbd, b.tokens, b.x),
-      norm(attnNorms[0]),
+      norm(layers[0].attnNorm),
       SiluMul.create(gpu, b.gu, b.act, c.nFf),
       DeviceSampler.create(gpu, b.logits, c.nVocab),
     ]);
     // After the last layer, the output norm (for every row; the logits take the last).
     const norms = await Promise.all(layers.map(async (_, l) => ({
-      ffn: await norm(ffnNorms[l], b.proj),
-      next: await norm(l + 1 < c.nLayer ? attnNorms[l + 1] : outNormW, b.proj),
+      ffn: await norm(layers[l].ffnNorm, b.proj),
+      next: await norm(l + 1 < c.nLayer ? layers[l + 1].attnNorm : outNormW, b.proj),
     })));
     const ropes: Rope[][] = [], attns: Attention[][] = [];
     for (let l = 0; l < c.nLayer; l++) {
@@ -357,12 +363,12 @@ export class WebGpuModel implements Backend {
     const report: WebGpuLoadReport = {
       path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, f16Kv, subgroups: gpu.subgroups,
       kernels: cpu ? 'cpu' : 'gpu',
-      int8: [output, ...layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])].some((w) => w.layout === 'int8'),
+      int8: matrices.some((w) => w.layout === 'int8'),
       nVocab: c.nVocab, nCtx, nSeq, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv,
       fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
     };
-    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, matmul, embed, firstNorm, norms, ropes, attns,
+    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, outNormW, matrices.every((w) => matmul.fuses(w)), matmul, embed, firstNorm, norms, ropes, attns,
       ropeParams, attnParams, swiglu, sampler, staging('logits readback', c.nVocab * 4), [staging('token readback', 4), staging('token readback', 4)],
       opts.ahead ?? !gpu.info.software, report);
   }
@@ -497,12 +503,14 @@ export class WebGpuModel implements Backend {
             pass.end();
           }
         : (_, f) => f((shared ??= enc.beginComputePass({ label: 'forward' })));
+      const fold = m === 1 && this.foldsDecode;
       run('embed', (pass) => this.embed.record(pass, m));
-      run('rmsnorm', (pass) => this.firstNorm.record(pass, m));
-      for (let l = 0; l < c.nLayer; l++) this.recordLayer(run, l, seq, m, plan);
-      // h holds the output norm of every row; the logits need the last.
+      if (!fold) run('rmsnorm', (pass) => this.firstNorm.record(pass, m));
+      for (let l = 0; l < c.nLayer; l++) this.recordLayer(run, l, seq, m, plan, fold);
       if (last) {
-        run('matmul output', (pass) => this.matmul.matmul(pass, { weight: this.output, x: this.b.h, xOffset: (m - 1) * c.nEmbd, y: this.b.logits, n: 1 }));
+        // Unfolded, h holds the output norm of every row; the logits need the last.
+        const input = fold ? { x: this.b.x, norm: { weight: this.outputNorm, eps: c.rmsEps } } : { x: this.b.h, xOffset: (m - 1) * c.nEmbd };
+        run('matmul output', (pass) => this.matmul.matmul(pass, { weight: this.output, ...input, y: this.b.logits, n: 1 }));
         if (sample) run('sample', (pass) => this.sampler.record(pass, sample));
       }
       shared?.end();
@@ -532,24 +540,27 @@ export class WebGpuModel implements Backend {
     this.seqLen[a.seq] = Math.min(this.seqLen[a.seq], a.pos);
   }
 
-  private recordLayer(run: Run, l: number, seq: number, n: number, plan: AttentionPlan): void {
-    const L = this.layers[l], b = this.b, mm = this.matmul;
-    const project = (label: string, p: Projection, x: GPUBuffer, y: GPUBuffer) => run(label, (pass) => {
-      for (const q of p.pieces) mm.matmul(pass, { weight: q.weight, x, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride });
+  /** One layer over x; `fold` is foldsDecode's one-token form, else h holds its attention norm of x. */
+  private recordLayer(run: Run, l: number, seq: number, n: number, plan: AttentionPlan, fold: boolean): void {
+    const L = this.layers[l], b = this.b, mm = this.matmul, eps = this.config.rmsEps;
+    const project = (label: string, p: Projection, norm: GPUBuffer, y: GPUBuffer) => run(label, (pass) => {
+      const input = fold ? { x: b.x, norm: { weight: norm, eps } } : { x: b.h };
+      for (const q of p.pieces) mm.matmul(pass, { weight: q.weight, ...input, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride });
     });
-    // h holds this layer's attention norm of x.
-    project('matmul qkv', L.qkv, b.h, b.qkv);
+    // Folded, the products after attention and the FFN add into x; unfolded, the norms do.
+    const out = fold ? { y: b.x, residual: true } : { y: b.proj };
+    project('matmul qkv', L.qkv, L.attnNorm, b.qkv);
     run('rope', (pass) => this.ropes[l][seq].record(pass, n));
     run('attention', (pass) => this.attns[l][seq].record(pass, plan));
-    run('matmul wo', (pass) => mm.matmul(pass, { weight: L.wo, x: b.attn, y: b.proj, n, bias: L.bo }));
-    run('rmsnorm', (pass) => this.norms[l].ffn.record(pass, n));
-    project('matmul gate+up', L.gateUp, b.h, b.gu);
-    if (n === 1 && this.config.nFf % 4 === 0 && mm.fusesSwiglu(L.down)) {
-      run('matmul down', (pass) => mm.matvec(pass, { weight: L.down, x: b.gu, swiglu: this.config.nFf, y: b.proj, bias: L.bDown }));
-    } else {
-      run('silu-mul', (pass) => this.swiglu.record(pass, n));
-      run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, y: b.proj, n, bias: L.bDown }));
+    run('matmul wo', (pass) => mm.matmul(pass, { weight: L.wo, x: b.attn, ...out, n, bias: L.bo }));
+    if (!fold) run('rmsnorm', (pass) => this.norms[l].ffn.record(pass, n));
+    project('matmul gate+up', L.gateUp, L.ffnNorm, b.gu);
+    if (fold) {
+      run('matmul down', (pass) => mm.matvec(pass, { weight: L.down, x: b.gu, swiglu: this.config.nFf, ...out, bias: L.bDown }));
+      return;
     }
+    run('silu-mul', (pass) => this.swiglu.record(pass, n));
+    run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, ...out, n, bias: L.bDown }));
     run('rmsnorm', (pass) => this.norms[l].next.record(pass, n));
   }
 

@@ -17,10 +17,11 @@ const subgroupPath = gpu.subgroups ? await MatmulKernels.create(gpu, MATMUL_TYPE
 const rowsPath = await MatmulKernels.create(gpu, MATMUL_TYPES, { rows: true });
 const paths: [string, MatmulKernels | undefined][] = [['subgroups', subgroupPath], ['workgroup memory', sharedPath], ['rows', rowsPath]];
 const tiledPath = subgroupPath ?? sharedPath;
-// SwiGLU-input matvec (the same input code for every type) on types of each decoder family.
-const SWIGLU_TYPES = [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
-const swigluPaths: [string, MatmulKernels][] = [['workgroup memory', await MatmulKernels.create(gpu, SWIGLU_TYPES, { subgroups: false, rows: false, swiglu: true })]];
-if (gpu.subgroups) swigluPaths.push(['subgroups', await MatmulKernels.create(gpu, SWIGLU_TYPES, { subgroups: true, rows: false, swiglu: true })]);
+// Matvec with SwiGLU or RMS-norm inputs and residual adds (the same input code for every type) on
+// types of each decoder family.
+const FUSED_TYPES = [GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
+const fusedPaths: [string, MatmulKernels][] = [['workgroup memory', await MatmulKernels.create(gpu, FUSED_TYPES, { subgroups: false, rows: false, fused: true })]];
+if (gpu.subgroups) fusedPaths.push(['subgroups', await MatmulKernels.create(gpu, FUSED_TYPES, { subgroups: true, rows: false, fused: true })]);
 const layouts: [string, MatmulKernels][] = [['tiled', tiledPath], ['rows', rowsPath]];
 // Integer products on weights in the int8 layout (CPU adapters' default; any device runs them).
 const INT8_TYPES = [...INT8_LAYOUTS.keys()];
@@ -71,6 +72,10 @@ interface Case {
   int8?: boolean;
   /** x holds SwiGLU's gate, then its up projection after a gap: the input is SiLU(gate) * up. */
   swiglu?: boolean;
+  /** The input is x's RMS norm times a random weight. */
+  norm?: boolean;
+  /** y holds a random residual that the product adds to. */
+  residual?: boolean;
 }
 
 // The int8 kernels' integer sums are exact; what remains is f32 scaling and accumulation per unit.
@@ -85,7 +90,8 @@ async function check(c: Case): Promise<void> {
   const seed = freshSeed();
   const rand = rng(seed);
   const { type, rows, cols, n } = c;
-  const what = `${typeName(type)} ${rows}x${cols} n=${n}${c.split ? ' split' : ''}${c.raw ? ' raw' : ''}${c.int8 ? ' int8' : ''}${c.swiglu ? ' swiglu' : ''} seed ${seed}`;
+  const flags = (['split', 'raw', 'int8', 'swiglu', 'norm', 'residual'] as const).filter((f) => c[f]).join(' ');
+  const what = `${typeName(type)} ${rows}x${cols} n=${n} ${flags} seed ${seed}`;
   const bytes = c.raw ? rawBlocks(type, rows * cols, rand) : quantize(type, randomF32(rows * cols, rand));
   const w = dequantize(type, bytes, rows * cols);
   const rb = rowBytes(type, cols);
@@ -105,27 +111,44 @@ async function check(c: Case): Promise<void> {
   const xs = new Float32Array(x);
   if (c.int8) for (let t = 0; t < n; t++) xs.set(ggmlCpuInput(type, x.subarray(xOffset + t * xStride, xOffset + t * xStride + cols)).x, xOffset + t * xStride);
   if (c.swiglu) for (let k = 0; k < cols; k++) xs[xOffset + k] = (x[xOffset + k] / (1 + Math.exp(-x[xOffset + k]))) * x[xOffset + up + k];
+  // The norm weight's tail is NaN: it must stay unread.
+  const eps = 1e-6 * (1 + rand());
+  const nw = new Float32Array(cols + 4).fill(NaN);
+  nw.set(randomF32(cols, rand, 2));
+  if (c.norm) {
+    let ss = 0;
+    for (let k = 0; k < cols; k++) ss += x[xOffset + k] ** 2;
+    const scale = 1 / Math.sqrt(ss / cols + eps);
+    for (let k = 0; k < cols; k++) xs[xOffset + k] = x[xOffset + k] * scale * nw[k];
+  }
   const bias = new Float32Array(biasOffset + rows + 2).fill(NaN);
   bias.set(randomF32(rows, rand), biasOffset);
   const yLen = yOffset + (n + 1) * yStride;
   const xBuf = storage(gpu, 'x', x);
-  const yBuf = storage(gpu, 'y', new Uint32Array(yLen).fill(POISON));
+  const y0 = new Uint32Array(yLen).fill(POISON);
+  const residual = new Float32Array(y0.buffer);
+  if (c.residual) residual.set(randomF32(rows, rand, 4), yOffset);
+  const yBuf = storage(gpu, 'y', y0);
   const bBuf = storage(gpu, 'bias', bias);
-  const args = { weight, x: xBuf, xOffset, y: yBuf, yOffset, ...(c.bias ? { bias: bBuf, biasOffset } : {}), ...(c.swiglu ? { swiglu: up } : {}) };
+  const nwBuf = storage(gpu, 'norm weight', nw);
+  const args = {
+    weight, x: xBuf, xOffset, y: yBuf, yOffset, ...(c.bias ? { bias: bBuf, biasOffset } : {}), ...(c.swiglu ? { swiglu: up } : {}),
+    ...(c.norm ? { norm: { weight: nwBuf, eps } } : {}), ...(c.residual ? { residual: true } : {}),
+  };
   submitPass(gpu, 'matmul test', (pass) => (n === 1 ? c.kernels.matvec(pass, args) : c.kernels.matmul(pass, { ...args, n, xStride, yStride })));
   const y = await readF32(gpu, yBuf, yLen);
   const bits = new Uint32Array(y.buffer);
 
   for (let t = 0; t < n; t++) {
     for (let m = 0; m < rows; m++) {
-      let dot = c.bias ? bias[biasOffset + m] : 0;
-      let mag = Math.abs(dot);
+      const i = yOffset + t * yStride + m;
+      let dot = (c.bias ? bias[biasOffset + m] : 0) + (c.residual ? residual[i] : 0);
+      let mag = Math.abs(c.bias ? bias[biasOffset + m] : 0) + (c.residual ? Math.abs(residual[i]) : 0);
       for (let k = 0; k < cols; k++) {
         const p = w[m * cols + k] * xs[xOffset + t * xStride + k];
         dot += p;
         mag += Math.abs(p);
       }
-      const i = yOffset + t * yStride + m;
       // A row of zero weights (a random scale that rounds to 0) must give exactly the bias.
       const err = mag === 0 ? (y[i] === dot ? 0 : Infinity) : Math.abs(y[i] - dot) / mag;
       const tol = c.int8 ? TOL_INT8 : TOL;
@@ -136,7 +159,7 @@ async function check(c: Case): Promise<void> {
   const touched = bits.findIndex((b) => b !== POISON);
   if (touched >= 0) assert.fail(`${what}: y[${touched}] outside the outputs was written (${y[touched]})`);
   for (const p of weight.parts) gpu.release(p.buffer);
-  for (const b of [xBuf, yBuf, bBuf]) gpu.release(b);
+  for (const b of [xBuf, yBuf, bBuf, nwBuf]) gpu.release(b);
 }
 
 function colsFor(type: GGMLType): number {
@@ -164,11 +187,15 @@ for (const type of MATMUL_TYPES) {
   }
 }
 
-for (const type of SWIGLU_TYPES) {
-  for (const [path, kernels] of swigluPaths) {
-    test(`matvec ${typeName(type)} (${path}) on SwiGLU's product, split weight, bias, and at 8200 rows`, async () => {
-      await check({ type, rows: 37, cols: colsFor(type), n: 1, kernels, split: true, bias: true, swiglu: true });
-      await check({ type, rows: 8200, cols: colsFor(type), n: 1, kernels, raw: true, swiglu: true });
+for (const type of FUSED_TYPES) {
+  for (const [path, kernels] of fusedPaths) {
+    test(`matvec ${typeName(type)} (${path}) on SwiGLU's product and on an RMS norm, split weight, bias, residual, and at 8200 rows`, async () => {
+      const cols = colsFor(type);
+      await check({ type, rows: 37, cols, n: 1, kernels, split: true, bias: true, swiglu: true, residual: true });
+      await check({ type, rows: 8200, cols, n: 1, kernels, raw: true, swiglu: true });
+      await check({ type, rows: 37, cols, n: 1, kernels, split: true, bias: true, norm: true });
+      await check({ type, rows: 8200, cols, n: 1, kernels, raw: true, norm: true, residual: true });
+      await check({ type, rows: 29, cols, n: 1, kernels, residual: true });
     });
   }
 }
@@ -228,15 +255,23 @@ test('bad operands are refused with the tensor named', async () => {
   assert.throws(() => sharedPath.matmul(pass, { weight, x, y, n: 0 }), /output\.weight.*token count 0/);
   const q4 = await MatmulKernels.create(gpu, [GGMLType.Q4_0]);
   assert.throws(() => q4.matvec(pass, { weight, x, y }), /output\.weight.*Q8_0 were not compiled/);
-  assert.throws(() => sharedPath.matvec(pass, { weight, x, y, swiglu: 64 }), /output\.weight: a SwiGLU input needs the GPU matvec kernels compiled with swiglu/);
+  const norm = { weight: gpu.buffer('norm', 64 * 4, 'scratch'), eps: 1e-6 };
+  assert.throws(() => sharedPath.matvec(pass, { weight, x, y, swiglu: 64 }), /output\.weight: a SwiGLU input needs the GPU matvec kernels compiled with fused/);
   assert.throws(() => rowsPath.matvec(pass, { weight, x, y, swiglu: 64 }), /SwiGLU input needs/);
-  assert.equal(rowsPath.fusesSwiglu(weight), false);
-  const [, fused] = swigluPaths[0];
-  assert.equal(sharedPath.fusesSwiglu(weight), false);
-  assert.equal(fused.fusesSwiglu(weight), true);
+  assert.throws(() => rowsPath.matvec(pass, { weight, x, y, norm }), /output\.weight: a norm input needs/);
+  assert.throws(() => rowsPath.matvec(pass, { weight, x, y, residual: true }), /output\.weight: a residual add needs the GPU matvec kernels/);
+  assert.equal(rowsPath.fuses(weight), false);
+  const [, fused] = fusedPaths[0];
+  assert.equal(sharedPath.fuses(weight), false);
+  assert.equal(fused.fuses(weight), true);
   assert.throws(() => fused.matvec(pass, { weight, x, y, swiglu: 6 }), /SwiGLU up offset 6 is not a multiple of 4/);
   assert.throws(() => fused.matvec(pass, { weight, x, y, swiglu: 64 }), /x buffer of 256 bytes is smaller than the 512 bytes/);
-  assert.throws(() => fused.matmul(pass, { weight, x, y, n: 2, swiglu: 0 }), /SwiGLU input is for one token/);
+  assert.throws(() => fused.matvec(pass, { weight, x, y, swiglu: 0, norm }), /SwiGLU's or a norm's, not both/);
+  assert.throws(() => fused.matvec(pass, { weight, x, y, norm: { ...norm, weight: y } }), /y must be a different buffer from x, bias and norm weight/);
+  assert.throws(() => fused.matvec(pass, { weight, x, y: gpu.buffer('y', 64, 'scratch'), norm: { ...norm, weight: gpu.buffer('short', 16, 'scratch') } }), /norm weight buffer of 16 bytes is smaller than the 256 bytes/);
+  for (const fusedArgs of [{ swiglu: 0 }, { norm }, { residual: true }]) {
+    assert.throws(() => fused.matmul(pass, { weight, x, y, n: 2, ...fusedArgs }), /fused inputs and residual adds are for one token/);
+  }
   await assert.rejects(MatmulKernels.create(gpu, [GGMLType.Q2_K]), /no GPU kernel for ggml type Q2_K/);
   pass.end();
   for (const p of weight.parts) gpu.release(p.buffer);

@@ -40,7 +40,7 @@ const MM_M = 64;
 const MM_N = 64;
 
 // Parameter words, padded to whole 16-byte rows as uniform buffers lay structs out.
-const MV_PARAMS = 8;
+const MV_PARAMS = 12;
 const MM_PARAMS = 12;
 // Cached bind groups before the cache starts over (prefill adds one set per distinct token count).
 const CACHE_LIMIT = 4096;
@@ -59,9 +59,13 @@ export interface MatvecArgs {
   biasOffset?: number;
   /**
    * x holds SwiGLU's gate at xOffset and its up projection this many elements later (a multiple
-   * of 4); the product's input is SiLU(gate) * up. Matvec on the GPU kernels only (fusesSwiglu).
+   * of 4); the product's input is SiLU(gate) * up. Matvec on the GPU kernels only (fuses).
    */
   swiglu?: number;
+  /** The product's input is RMSNorm(x) * weight (weight.cols f32 values). Matvec on the GPU kernels only. */
+  norm?: { weight: GPUBuffer; eps: number };
+  /** y += W x (+ bias): the residual add. Matvec on the GPU kernels only. */
+  residual?: boolean;
 }
 
 export interface MatmulArgs extends MatvecArgs {
@@ -80,8 +84,8 @@ export interface MatmulOptions {
   rows?: boolean;
   /** Compile the integer kernels for weights in the int8 layout (default: on software adapters). */
   int8?: boolean;
-  /** Also compile the GPU matvec kernels whose input is SwiGLU's product (MatvecArgs.swiglu). */
-  swiglu?: boolean;
+  /** Also compile the GPU matvec kernels whose input is SwiGLU's product or an RMS norm (MatvecArgs.swiglu, .norm). */
+  fused?: boolean;
 }
 
 // Matvec workgroup shapes: T invocations (a power of two) over the row, R rows. Picked per weight
@@ -89,6 +93,7 @@ export interface MatmulOptions {
 // against 205 us with one), fewer rows as many workgroups as possible.
 const MATVEC_SHAPES = { wide: { t: 32, r: 4 }, small: { t: 32, r: 1 } };
 type MatvecShape = keyof typeof MATVEC_SHAPES;
+type MatvecPipelines = Record<MatvecShape, GPUComputePipeline>;
 
 function matvecShape(rows: number): MatvecShape {
   return rows >= 8192 ? 'wide' : 'small';
@@ -117,15 +122,33 @@ interface Int8Pipelines { products: GPUComputePipeline[]; quantize: GPUComputePi
 
 /** GPU kernels (matvec.wgsl, matmul.wgsl) or CPU ones (matmul-rows.wgsl for one token and for TN). */
 type Pipelines =
-  | { rows: false; matvec: Record<MatvecShape, GPUComputePipeline>; swiglu?: Record<MatvecShape, GPUComputePipeline>; matmul: GPUComputePipeline }
+  | { rows: false; matvec: { plain: MatvecPipelines } & Partial<Record<MatvecInput, MatvecPipelines>>; matmul: GPUComputePipeline }
   | { rows: true; one: GPUComputePipeline; many: GPUComputePipeline };
 type RowsShape = typeof ROWS_ONE;
 
-// matvec.wgsl's input: x itself, or SwiGLU's product of its gate and up halves.
+// matvec.wgsl's input: x itself, SwiGLU's product of its gate and up halves, or x's RMS norm times
+// NW. Every workgroup of a norm sums the squares itself: a K-element pass over x, which the products
+// read whole anyway, costs less than the dispatch and barrier it saves.
 const X_IN = {
-  plain: 'fn x_in(i: u32) -> vec4<f32> { return X[i]; }',
-  swiglu: 'fn x_in(i: u32) -> vec4<f32> { let g = X[i]; return g / (1.0 + exp(-g)) * X[i + P.x_up]; }',
+  plain: 'fn x_begin(lid: u32) {}\nfn x_in(i: u32) -> vec4<f32> { return X[i]; }',
+  swiglu: 'fn x_begin(lid: u32) {}\nfn x_in(i: u32) -> vec4<f32> { let g = X[i]; return g / (1.0 + exp(-g)) * X[i + P.x_up]; }',
+  norm: `@group(0) @binding(5) var<storage, read> NW: array<vec4<f32>>;
+var<workgroup> norm_ss: array<f32, T>;
+var<private> norm_scale: f32;
+fn x_begin(lid: u32) {
+  var ss = 0.0;
+  for (var i = lid; i < P.k / 4u; i += T) { let v = X[P.x_off + i]; ss += dot(v, v); }
+  norm_ss[lid] = ss;
+  for (var s = T / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s) { norm_ss[lid] += norm_ss[lid + s]; }
+  }
+  workgroupBarrier();
+  norm_scale = inverseSqrt(norm_ss[0] / f32(P.k) + P.eps);
+}
+fn x_in(i: u32) -> vec4<f32> { return X[i] * norm_scale * NW[i - P.x_off]; }`,
 };
+type MatvecInput = keyof typeof X_IN;
 
 /** dequant8.wgsl and `body` for one weight type, after `prelude` lines. */
 function kernelSource(type: GGMLType, body: string, prelude: string[] = []): string {
@@ -189,17 +212,19 @@ export class MatmulKernels {
       }
       const body = `${matvecSrc}\n${subgroups ? reduceSubgroup : reduceShared}`;
       const shapes = Object.entries(MATVEC_SHAPES) as [MatvecShape, { t: number; r: number }][];
-      const matvecs = (input: 'plain' | 'swiglu') => Promise.all(shapes.map(([shape, { t, r }]) => gpu.pipeline({
-        label: `matvec ${name} ${shape}${input === 'swiglu' ? ' swiglu' : ''}`,
-        code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`, X_IN[input]]),
-      })));
-      const byShape = (ps: GPUComputePipeline[]) => Object.fromEntries(shapes.map(([shape], i) => [shape, ps[i]])) as Record<MatvecShape, GPUComputePipeline>;
-      const [matmul, matvec, swiglu] = await Promise.all([
+      const matvecs = async (input: MatvecInput) => {
+        const ps = await Promise.all(shapes.map(([shape, { t, r }]) => gpu.pipeline({
+          label: `matvec ${name} ${shape} ${input}`,
+          code: kernelSource(type, body, [subgroups ? 'enable subgroups;' : '', `const T = ${t}u;`, `const R = ${r}u;`, X_IN[input]]),
+        })));
+        return [input, Object.fromEntries(shapes.map(([shape], i) => [shape, ps[i]])) as MatvecPipelines] as const;
+      };
+      const inputs: MatvecInput[] = o.fused ? ['plain', 'swiglu', 'norm'] : ['plain'];
+      const [matmul, ...matvec] = await Promise.all([
         gpu.pipeline({ label: `matmul ${name}`, code: kernelSource(type, `${matmulIo}\n${matmulSrc}`) }),
-        matvecs('plain'),
-        o.swiglu ? matvecs('swiglu') : undefined,
+        ...inputs.map(matvecs),
       ]);
-      pipelines.set(type, { rows, matmul, matvec: byShape(matvec), swiglu: swiglu && byShape(swiglu) });
+      pipelines.set(type, { rows, matmul, matvec: Object.fromEntries(matvec) as { plain: MatvecPipelines } });
     }));
     return new MatmulKernels(gpu, pipelines, int8Pipelines);
   }
@@ -207,26 +232,32 @@ export class MatmulKernels {
   /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
   matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
     const w = a.weight;
-    if (a.swiglu !== undefined && !this.fusesSwiglu(w)) throw new GpuError(`matmul ${w.name}: a SwiGLU input needs the GPU matvec kernels compiled with swiglu (MatmulKernels.create)`);
-    if (w.layout === 'int8') return this.int8Product(pass, a, 1);
+    const input: MatvecInput = a.swiglu !== undefined ? 'swiglu' : a.norm ? 'norm' : 'plain';
+    if (a.swiglu !== undefined && a.norm) throw new GpuError(`matmul ${w.name}: an input is SwiGLU's or a norm's, not both`);
     const p = this.pipelineFor(w);
+    const pipelines = !p.rows && w.layout === 'raw' ? p.matvec[input] : undefined;
+    if (!pipelines && (input !== 'plain' || a.residual)) {
+      const what = { plain: 'a residual add', swiglu: 'a SwiGLU input', norm: 'a norm input' }[input];
+      throw new GpuError(`matmul ${w.name}: ${what} needs the GPU matvec kernels${input === 'plain' ? '' : ' compiled with fused'} (MatmulKernels.create)`);
+    }
+    if (w.layout === 'int8') return this.int8Product(pass, a, 1);
     if (p.rows) return this.rowsProduct(pass, p.one, ROWS_ONE, a, 1);
-    const pipelines = a.swiglu === undefined ? p.matvec : p.swiglu!;
     const up = a.swiglu ?? 0;
     if (up % 4 !== 0) throw new GpuError(`matmul ${w.name}: SwiGLU up offset ${up} is not a multiple of 4`);
     const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
     const maxX = this.gpu.limits.maxComputeWorkgroupsPerDimension;
     for (const part of w.parts) {
       const shape = matvecShape(part.rows);
-      const pipeline = pipelines[shape];
+      const pipeline = pipelines![shape];
       pass.setPipeline(pipeline);
-      const key = ['mv', this.id(part.buffer), this.id(a.x), xOffset, up, this.id(a.y), yOffset, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
+      const key = ['mv', input, this.id(part.buffer), this.id(a.x), xOffset, up, a.norm ? `${this.id(a.norm.weight)}:${a.norm.eps}` : '', this.id(a.y), yOffset, a.residual ? 1 : 0, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
       let bg = this.cache.get(key);
       if (!bg) {
         this.check(a, 1, w.cols, w.rows);
         const params = new Uint32Array(MV_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0, up / 4]);
-        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0, up / 4, a.residual ? 1 : 0]);
+        new Float32Array(params.buffer)[9] = a.norm?.eps ?? 0;
+        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params, a.norm && [a.norm.weight]);
       }
       pass.setBindGroup(0, bg);
       const blocks = Math.ceil(part.rows / MATVEC_SHAPES[shape].r);
@@ -235,16 +266,16 @@ export class MatmulKernels {
     }
   }
 
-  /** Whether matvec takes a SwiGLU input (MatvecArgs.swiglu) for this weight. */
-  fusesSwiglu(w: GpuTensor): boolean {
+  /** Whether matvec takes SwiGLU and norm inputs and adds residuals (MatvecArgs.swiglu, .norm, .residual) for this weight. */
+  fuses(w: GpuTensor): boolean {
     const p = this.pipelines.get(w.type);
-    return w.layout === 'raw' && p !== undefined && !p.rows && p.swiglu !== undefined;
+    return w.layout === 'raw' && p !== undefined && !p.rows && 'norm' in p.matvec;
   }
 
   /** Y[t, :] = W X[t, :] (+ bias) for n tokens; n = 1 runs matvec. */
   matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
     if (a.n === 1) return this.matvec(pass, a);
-    if (a.swiglu !== undefined) throw new GpuError(`matmul ${a.weight.name}: a SwiGLU input is for one token (matvec)`);
+    if (a.swiglu !== undefined || a.norm || a.residual) throw new GpuError(`matmul ${a.weight.name}: fused inputs and residual adds are for one token (matvec)`);
     const w = a.weight;
     if (w.layout === 'int8') return this.int8Product(pass, a, a.n);
     const p = this.pipelineFor(w);
@@ -368,7 +399,7 @@ export class MatmulKernels {
     if (w.cols % 16 !== 0) throw new GpuError(`${what}: rows of ${w.cols} elements are not a multiple of 16`);
     if (!int(xOffset) || xOffset % 4 !== 0) throw new GpuError(`${what}: x offset ${xOffset} is not a multiple of 4`);
     if (!int(yOffset) || !int(biasOffset)) throw new GpuError(`${what}: offsets must be non-negative integers`);
-    if (a.x === a.y || a.bias === a.y) throw new GpuError(`${what}: y must be a different buffer from x and bias`);
+    if (a.x === a.y || a.bias === a.y || a.norm?.weight === a.y) throw new GpuError(`${what}: y must be a different buffer from x, bias and norm weight`);
     if (xStride < w.cols || yStride < w.rows) throw new GpuError(`${what}: strides ${xStride}/${yStride} are shorter than a row`);
     const need = (label: string, b: GPUBuffer, elements: number) => {
       if (b.size < elements * 4) throw new GpuError(`${what}: ${label} buffer of ${b.size} bytes is smaller than the ${elements * 4} bytes it needs`);
@@ -376,10 +407,11 @@ export class MatmulKernels {
     need('x', a.x, xOffset + (n - 1) * xStride + (a.swiglu ?? 0) + w.cols);
     need('y', a.y, yOffset + (n - 1) * yStride + w.rows);
     if (a.bias) need('bias', a.bias, biasOffset + w.rows);
+    if (a.norm) need('norm weight', a.norm.weight, w.cols);
   }
 
-  /** Binds `buffers` in order, then `params` in a slot of the uniform pool. */
-  private bindGroup(key: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], params: Uint32Array): GPUBindGroup {
+  /** Binds `buffers` in order, then `params` in a slot of the uniform pool, then `after`. */
+  private bindGroup(key: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], params: Uint32Array, after: GPUBuffer[] = []): GPUBindGroup {
     if (this.cache.size >= CACHE_LIMIT) {
       // Start over; command buffers already encoded keep their bind groups and uniform pool alive.
       this.cache.clear();
@@ -392,7 +424,7 @@ export class MatmulKernels {
     const offset = this.poolUsed;
     this.poolUsed += this.slot;
     this.gpu.device.queue.writeBuffer(this.pool, offset, params);
-    const bg = this.gpu.bindGroup(key, pipeline, [...buffers, { buffer: this.pool, offset, size: params.byteLength }]);
+    const bg = this.gpu.bindGroup(key, pipeline, [...buffers, { buffer: this.pool, offset, size: params.byteLength }, ...after]);
     this.cache.set(key, bg);
     return bg;
   }

@@ -2,9 +2,10 @@
 // Each workgroup takes R rows; its T invocations stride over the row's K/16 units and reuse each
 // unit of x across the R rows. A unit is the groups of 8 weights at k and k + PAIR, which a weight
 // type's blocks keep in the same bytes (low and high nibbles, say). The prelude defines T, R, PAIR,
-// ALIGNED, dq8 (dequant8.wgsl), reduce_rows (matvec-subgroup.wgsl or matvec-shared.wgsl) and
-// x_in: X itself, or SwiGLU's SiLU(gate) * up from gate and up halves x_up vec4s apart (which saves
-// the FFN a dispatch per layer).
+// ALIGNED, dq8 (dequant8.wgsl), reduce_rows (matvec-subgroup.wgsl or matvec-shared.wgsl), and the
+// input x_in with its set-up x_begin: X itself; SwiGLU's SiLU(gate) * up from gate and up halves x_up
+// vec4s apart; or RMSNorm(X) * NW. Folding these, and the residual add (`residual`: Y += W x), into the
+// product saves a decode step three dispatches and barriers per layer.
 
 struct Params {
   rows: u32,
@@ -15,6 +16,8 @@ struct Params {
   b_off: u32,
   has_bias: u32,
   x_up: u32, // in vec4s, for x_in
+  residual: u32,
+  eps: f32, // for x_in
 }
 
 @group(0) @binding(0) var<storage, read> W: array<u32>;
@@ -28,6 +31,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   // Row blocks beyond 65535 continue in the grid's y dimension.
   let row0 = (wg.y * nwg.x + wg.x) * R;
   if (row0 >= P.rows) { return; }
+  x_begin(lid);
   var acc: array<f32, R>;
   for (var u = lid; u < P.k / 16u; u += T) {
     let k = (u / (PAIR / 8u)) * (2u * PAIR) + (u % (PAIR / 8u)) * 8u;
@@ -49,6 +53,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (lid < R && m < P.rows) {
     var v = total;
     if (P.has_bias != 0u) { v += B[P.b_off + m]; }
+    if (P.residual != 0u) { v += Y[P.y_off + m]; }
     Y[P.y_off + m] = v;
   }
 }

@@ -47,11 +47,14 @@ let llama: Llama;
 const summary: string[] = [];
 /** The f16 KV cache: the device's default, the other choice (shader-f16 but an f32 default), or absent. */
 let f16Kv: 'default' | 'other' | 'absent';
+/** A CPU adapter, whose default kernel family is not GPUs'. */
+let softwareAdapter: boolean;
 
 before(async () => {
   llama = await getLlama({ build: 'never', gpu: false, logLevel: 'error' as never });
   const probe = await Gpu.create();
   f16Kv = !probe.f16 ? 'absent' : kvF16(probe) ? 'default' : 'other';
+  softwareAdapter = probe.info.software;
   probe.destroy();
 });
 
@@ -140,6 +143,22 @@ for (const c of cases) {
     assert.ok(a.maxLogit <= F32_LOGIT_TOL, `f32 KV: max |dlogit| ${a.maxLogit} > ${F32_LOGIT_TOL}`);
     assert.ok(a.maxProb <= F32_PROB_TOL, `f32 KV: max |dp| ${a.maxProb} > ${F32_PROB_TOL}`);
     assert.equal(a.agree, STEPS + 1, 'f32 KV: greedy tokens differ from the reference');
+    if (softwareAdapter) {
+      // GPUs' kernel family (decode steps with norms, residual adds and SwiGLU folded into the
+      // products) on this CPU adapter too, with the same arithmetic.
+      const gpuKernels = await WebGpuModel.load(g, { nCtx: 64, device: { f16: false }, int8: false, kernels: 'gpu' });
+      let k;
+      try {
+        k = await compareLogits(ref, gpuKernels, ids);
+      } finally {
+        gpuKernels.dispose();
+      }
+      line += ` | GPU kernels: dlogit ${k.maxLogit.toExponential(1)} dp ${k.maxProb.toExponential(1)} greedy ${k.agree}/${STEPS + 1}`;
+      t.diagnostic(line);
+      assert.ok(k.maxLogit <= F32_LOGIT_TOL, `GPU kernels: max |dlogit| ${k.maxLogit} > ${F32_LOGIT_TOL}`);
+      assert.ok(k.maxProb <= F32_PROB_TOL, `GPU kernels: max |dp| ${k.maxProb} > ${F32_PROB_TOL}`);
+      assert.equal(k.agree, STEPS + 1, 'GPU kernels: greedy tokens differ from the reference');
+    }
 
     const type = c.type;
     if (INT8_LAYOUTS.has(type)) {
