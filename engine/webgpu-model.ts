@@ -18,7 +18,7 @@ import { sampleLogits } from './reference.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../kernels/attention.js';
 import { Embedding } from '../kernels/embed.js';
 import { kvElementBytes, kvF16 } from '../kernels/kv.js';
-import { MatmulKernels } from '../kernels/matmul.js';
+import { MatmulKernels, type Product } from '../kernels/matmul.js';
 import { RmsNorm } from '../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../kernels/rope.js';
 import { DeviceSampler, FALLBACK, samplerBytes } from '../kernels/sample.js';
@@ -169,8 +169,8 @@ function concatenated(reads: ((start: number, length: number) => Uint8Array)[], 
 /** A step whose input is the token the previous step sampled, still on the device. */
 const DEVICE_TOKEN = Symbol('device token');
 
-/** Records a labelled kernel into a compute pass of the step being encoded. */
-type Run = (label: string, record: (pass: GPUComputePassEncoder) => void) => void;
+/** A kernel of a step, bound and sized when the step's op list is built: its profile label and recorder. */
+interface Op { label: string; record: (pass: GPUComputePassEncoder, plan: AttentionPlan) => void }
 
 /** A submitted step: what its readback waits for, and where its sampled token lands. */
 interface Submitted { work: GpuWork; staging: GPUBuffer }
@@ -189,6 +189,8 @@ export class WebGpuModel implements Backend {
   private ahead: Ahead | undefined;
   /** Times every kernel while set (profile()). */
   private profiler: GpuProfile | undefined;
+  /** Each sequence's decode-step kernels (ops), built at its first decode step. */
+  private readonly decodeOps: Op[][] = [];
 
   private constructor(
     private readonly gpu: Gpu,
@@ -493,33 +495,28 @@ export class WebGpuModel implements Backend {
       this.ropeParams.setPosition(pos + start);
       const plan = this.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
-      const profile = this.profiler;
-      let shared: GPUComputePassEncoder | undefined;
-      // One pass for the whole step; when profiling, one timed pass per kernel.
-      const run: Run = profile
-        ? (label, f) => {
-            const pass = profile.pass(enc, label);
-            f(pass);
-            pass.end();
-          }
-        : (_, f) => f((shared ??= enc.beginComputePass({ label: 'forward' })));
-      const fold = m === 1 && this.foldsDecode;
-      run('embed', (pass) => this.embed.record(pass, m));
-      if (!fold) run('rmsnorm', (pass) => this.firstNorm.record(pass, m));
-      for (let l = 0; l < c.nLayer; l++) this.recordLayer(run, l, seq, m, plan, fold);
-      if (last) {
-        // Unfolded, h holds the output norm of every row; the logits need the last.
-        const input = fold ? { x: this.b.x, norm: { weight: this.outputNorm, eps: c.rmsEps } } : { x: this.b.h, xOffset: (m - 1) * c.nEmbd };
-        run('matmul output', (pass) => this.matmul.matmul(pass, { weight: this.output, ...input, y: this.b.logits, n: 1 }));
-        if (sample) run('sample', (pass) => this.sampler.record(pass, sample));
+      // A decode step's ops are the same every token: built once per sequence.
+      const ops = m === 1 ? (this.decodeOps[seq] ??= this.ops(seq, 1, true)) : this.ops(seq, m, last);
+      const sampling: Op | undefined = last && sample ? { label: 'sample', record: (pass) => this.sampler.record(pass, sample) } : undefined;
+      if (this.profiler) {
+        // One timed pass per kernel.
+        for (const op of sampling ? [...ops, sampling] : ops) {
+          const pass = this.profiler.pass(enc, op.label);
+          op.record(pass, plan);
+          pass.end();
+        }
+      } else {
+        const pass = enc.beginComputePass({ label: 'forward' });
+        for (const op of ops) op.record(pass, plan);
+        sampling?.record(pass, plan);
+        pass.end();
       }
-      shared?.end();
       if (last && sample) {
         enc.copyBufferToBuffer(this.sampler.result, 0, staging, 0, 4);
         // The input of a step queued before this token is read (aheadSteps).
         if (this.aheadSteps) enc.copyBufferToBuffer(this.sampler.result, 0, this.b.tokens, 0, 4);
       } else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
-      if (profile) profile.submit(enc);
+      if (this.profiler) this.profiler.submit(enc);
       else this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;
@@ -540,28 +537,49 @@ export class WebGpuModel implements Backend {
     this.seqLen[a.seq] = Math.min(this.seqLen[a.seq], a.pos);
   }
 
-  /** One layer over x; `fold` is foldsDecode's one-token form, else h holds its attention norm of x. */
-  private recordLayer(run: Run, l: number, seq: number, n: number, plan: AttentionPlan, fold: boolean): void {
-    const L = this.layers[l], b = this.b, mm = this.matmul, eps = this.config.rmsEps;
-    const project = (label: string, p: Projection, norm: GPUBuffer, y: GPUBuffer) => run(label, (pass) => {
-      const input = fold ? { x: b.x, norm: { weight: norm, eps } } : { x: b.h };
-      for (const q of p.pieces) mm.matmul(pass, { weight: q.weight, ...input, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride });
+  /**
+   * The kernels of a step of n tokens of `seq`, through the output product (of the last token) when
+   * `output`. One-token steps on foldsDecode's kernels fold the norms and residual adds into the
+   * products; otherwise h holds each norm of x.
+   */
+  private ops(seq: number, n: number, output: boolean): Op[] {
+    const c = this.config, b = this.b, mm = this.matmul, eps = c.rmsEps;
+    const fold = n === 1 && this.foldsDecode;
+    const ops: Op[] = [];
+    const op = (label: string, record: Op['record']) => ops.push({ label, record });
+    const products = (label: string, ps: Product[]) => op(label, (pass) => {
+      for (const p of ps) p.record(pass);
     });
+    const project = (label: string, p: Projection, norm: GPUBuffer, y: GPUBuffer) => {
+      const input = fold ? { x: b.x, norm: { weight: norm, eps } } : { x: b.h };
+      products(label, p.pieces.map((q) => mm.product({ weight: q.weight, ...input, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride })));
+    };
     // Folded, the products after attention and the FFN add into x; unfolded, the norms do.
     const out = fold ? { y: b.x, residual: true } : { y: b.proj };
-    project('matmul qkv', L.qkv, L.attnNorm, b.qkv);
-    run('rope', (pass) => this.ropes[l][seq].record(pass, n));
-    run('attention', (pass) => this.attns[l][seq].record(pass, plan));
-    run('matmul wo', (pass) => mm.matmul(pass, { weight: L.wo, x: b.attn, ...out, n, bias: L.bo }));
-    if (!fold) run('rmsnorm', (pass) => this.norms[l].ffn.record(pass, n));
-    project('matmul gate+up', L.gateUp, L.ffnNorm, b.gu);
-    if (fold) {
-      run('matmul down', (pass) => mm.matvec(pass, { weight: L.down, x: b.gu, swiglu: this.config.nFf, ...out, bias: L.bDown }));
-      return;
+    op('embed', (pass) => this.embed.record(pass, n));
+    if (!fold) op('rmsnorm', (pass) => this.firstNorm.record(pass, n));
+    for (let l = 0; l < c.nLayer; l++) {
+      const L = this.layers[l], rope = this.ropes[l][seq], attn = this.attns[l][seq], norms = this.norms[l];
+      project('matmul qkv', L.qkv, L.attnNorm, b.qkv);
+      op('rope', (pass) => rope.record(pass, n));
+      op('attention', (pass, plan) => attn.record(pass, plan));
+      products('matmul wo', [mm.product({ weight: L.wo, x: b.attn, ...out, n, bias: L.bo })]);
+      if (!fold) op('rmsnorm', (pass) => norms.ffn.record(pass, n));
+      project('matmul gate+up', L.gateUp, L.ffnNorm, b.gu);
+      if (fold) {
+        products('matmul down', [mm.product({ weight: L.down, x: b.gu, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
+        continue;
+      }
+      op('silu-mul', (pass) => this.swiglu.record(pass, n));
+      products('matmul down', [mm.product({ weight: L.down, x: b.act, ...out, n, bias: L.bDown })]);
+      op('rmsnorm', (pass) => norms.next.record(pass, n));
     }
-    run('silu-mul', (pass) => this.swiglu.record(pass, n));
-    run('matmul down', (pass) => mm.matmul(pass, { weight: L.down, x: b.act, ...out, n, bias: L.bDown }));
-    run('rmsnorm', (pass) => this.norms[l].next.record(pass, n));
+    if (output) {
+      // Unfolded, h holds the output norm of every row; the logits need the last.
+      const input = fold ? { x: b.x, norm: { weight: this.outputNorm, eps } } : { x: b.h, xOffset: (n - 1) * c.nEmbd };
+      products('matmul output', [mm.product({ weight: this.output, ...input, y: b.logits, n: 1 })]);
+    }
+    return ops;
   }
 
   private async readLogits(work?: GpuWork): Promise<Float32Array> {

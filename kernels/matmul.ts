@@ -1,10 +1,10 @@
 // Matrix products straight on ggml's quantized blocks: matvec for decode (one token), tiled matmul for
 // prefill (n tokens); on CPU adapters, register-blocked row kernels for both, and for weights in the
 // int8 layout, integer products with activations quantized as ggml-cpu quantizes them. Pipelines
-// are compiled once per weight type; bind groups and their uniform parameters are cached by buffer
-// identity and offsets, so a decode step encodes without allocating.
+// are compiled once per weight type; each distinct call's dispatches (a Product: bind groups, uniform
+// parameters, grid sizes) are built once and cached by buffer identity and offsets.
 import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
-import { GpuError, type Gpu } from '../engine/gpu.js';
+import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
 import { hasInt8Layout, INT8_LAYOUTS, int8Regions, releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
 import { quantize } from '../engine/quant.js';
 import dequant8 from './dequant8.wgsl';
@@ -42,7 +42,7 @@ const MM_N = 64;
 // Parameter words, padded to whole 16-byte rows as uniform buffers lay structs out.
 const MV_PARAMS = 12;
 const MM_PARAMS = 12;
-// Cached bind groups before the cache starts over (prefill adds one set per distinct token count).
+// Cached products before the cache starts over (prefill adds one set per distinct token count).
 const CACHE_LIMIT = 4096;
 const POOL_BYTES = 65536;
 
@@ -124,7 +124,6 @@ interface Int8Pipelines { products: GPUComputePipeline[]; quantize: GPUComputePi
 type Pipelines =
   | { rows: false; matvec: { plain: MatvecPipelines } & Partial<Record<MatvecInput, MatvecPipelines>>; matmul: GPUComputePipeline }
   | { rows: true; one: GPUComputePipeline; many: GPUComputePipeline };
-type RowsShape = typeof ROWS_ONE;
 
 // matvec.wgsl's input: x itself, SwiGLU's product of its gate and up halves, or x's RMS norm times
 // NW. Every workgroup of a norm sums the squares itself: a K-element pass over x, which the products
@@ -150,6 +149,17 @@ fn x_in(i: u32) -> vec4<f32> { return X[i] * norm_scale * NW[i - P.x_off]; }`,
 };
 type MatvecInput = keyof typeof X_IN;
 
+interface ProductStep { d: Dispatch; x: number; y: number; z: number }
+
+/** The dispatches of one product call (MatmulKernels.product), bound and sized. */
+export class Product {
+  constructor(private readonly steps: ProductStep[]) {}
+
+  record(pass: GPUComputePassEncoder): void {
+    for (const s of this.steps) s.d.record(pass, s.x, s.y, s.z);
+  }
+}
+
 /** dequant8.wgsl and `body` for one weight type, after `prelude` lines. */
 function kernelSource(type: GGMLType, body: string, prelude: string[] = []): string {
   const t = typeTraits(type)!;
@@ -166,7 +176,7 @@ function kernelSource(type: GGMLType, body: string, prelude: string[] = []): str
 export class MatmulKernels {
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
-  private readonly cache = new Map<string, GPUBindGroup>();
+  private readonly cache = new Map<string, Product>();
   private pool: GPUBuffer | undefined;
   private poolUsed = POOL_BYTES;
   private readonly slot: number;
@@ -231,150 +241,112 @@ export class MatmulKernels {
 
   /** y = W x (+ bias): weight.rows outputs from weight.cols inputs. */
   matvec(pass: GPUComputePassEncoder, a: MatvecArgs): void {
-    const w = a.weight;
+    this.product({ ...a, n: 1 }).record(pass);
+  }
+
+  /** Y[t, :] = W X[t, :] (+ bias) for n tokens; n = 1 runs matvec. */
+  matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
+    this.product(a).record(pass);
+  }
+
+  /**
+   * The dispatches of a product, checked and bound once per distinct call (and cached): a caller that
+   * repeats a call every step (a decode step's products) keeps the Product and records it.
+   */
+  product(a: MatmulArgs): Product {
+    const w = a.weight, n = a.n;
+    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
+    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows, up = a.swiglu ?? 0;
+    const key = [
+      this.id(w.parts[0].buffer), n, this.id(a.x), xOffset, xStride, up, a.norm ? `${this.id(a.norm.weight)}:${a.norm.eps}` : '',
+      this.id(a.y), yOffset, yStride, a.residual ? 1 : 0, a.bias ? this.id(a.bias) : 0, biasOffset,
+    ].join(':');
+    const cached = this.cache.get(key);
+    if (cached) return cached;
     const input: MatvecInput = a.swiglu !== undefined ? 'swiglu' : a.norm ? 'norm' : 'plain';
+    if (n > 1 && (input !== 'plain' || a.residual)) throw new GpuError(`matmul ${w.name}: fused inputs and residual adds are for one token (matvec)`);
     if (a.swiglu !== undefined && a.norm) throw new GpuError(`matmul ${w.name}: an input is SwiGLU's or a norm's, not both`);
     const p = this.pipelineFor(w);
-    const pipelines = !p.rows && w.layout === 'raw' ? p.matvec[input] : undefined;
-    if (!pipelines && (input !== 'plain' || a.residual)) {
+    const matvecs = n === 1 && !p.rows && w.layout === 'raw' ? p.matvec[input] : undefined;
+    if (!matvecs && (input !== 'plain' || a.residual)) {
       const what = { plain: 'a residual add', swiglu: 'a SwiGLU input', norm: 'a norm input' }[input];
       throw new GpuError(`matmul ${w.name}: ${what} needs the GPU matvec kernels${input === 'plain' ? '' : ' compiled with fused'} (MatmulKernels.create)`);
     }
-    if (w.layout === 'int8') return this.int8Product(pass, a, 1);
-    if (p.rows) return this.rowsProduct(pass, p.one, ROWS_ONE, a, 1);
-    const up = a.swiglu ?? 0;
     if (up % 4 !== 0) throw new GpuError(`matmul ${w.name}: SwiGLU up offset ${up} is not a multiple of 4`);
-    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
-    const maxX = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    for (const part of w.parts) {
-      const shape = matvecShape(part.rows);
-      const pipeline = pipelines![shape];
-      pass.setPipeline(pipeline);
-      const key = ['mv', input, this.id(part.buffer), this.id(a.x), xOffset, up, a.norm ? `${this.id(a.norm.weight)}:${a.norm.eps}` : '', this.id(a.y), yOffset, a.residual ? 1 : 0, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
-      let bg = this.cache.get(key);
-      if (!bg) {
-        this.check(a, 1, w.cols, w.rows);
-        const params = new Uint32Array(MV_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, a.bias ? 1 : 0, up / 4, a.residual ? 1 : 0]);
-        new Float32Array(params.buffer)[9] = a.norm?.eps ?? 0;
-        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params, a.norm && [a.norm.weight]);
+    this.check(a, n, xStride, yStride);
+    if (xStride % 4 !== 0) throw new GpuError(`matmul ${w.name}: x stride ${xStride} is not a multiple of 4`);
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    const steps: ProductStep[] = [];
+    // Row blocks beyond one grid dimension continue in y; tokens go in z (tiled matmul: y).
+    const grid = (blocks: number, gz: number) => {
+      const gx = Math.min(blocks, maxDim), gy = Math.ceil(blocks / gx);
+      if (gy > maxDim || gz > maxDim) throw new GpuError(`matmul ${w.name}: ${w.rows} rows x ${n} tokens exceed ${maxDim} workgroups per dimension`);
+      return [gx, gy, gz] as const;
+    };
+    const bias = a.bias ?? this.noBias, hasBias = a.bias ? 1 : 0;
+
+    if (w.layout === 'int8') {
+      const q = this.int8.get(w.type);
+      if (!q) throw new GpuError(`matmul ${w.name}: int8 kernels for ${typeName(w.type)} were not compiled (MatmulKernels.create int8)`);
+      // The activations are quantized once, then multiplied with every part.
+      const units = w.cols / 32, qStride = XQ_WORDS * units;
+      if (!this.xq || this.xq.size < n * qStride * 4) this.xq = this.gpu.buffer('matmul int8 activations', n * qStride * 4, 'scratch');
+      const xq = this.xq;
+      if (n > maxDim) throw new GpuError(`matmul ${w.name}: ${n} tokens exceed ${maxDim} workgroups per dimension`);
+      const group = INT8_LAYOUTS.get(w.type)!.cols;
+      const qbg = this.bindGroup(`q8 ${key}`, q.quantize, [a.x, xq], new Uint32Array([units, xOffset, xStride, n, 0, qStride, 0, 0]));
+      steps.push({ d: new Dispatch(q.quantize, qbg), x: Math.ceil(w.cols / group / 64), y: n, z: 1 });
+      const k = INT8_SHAPES.findIndex((x) => n <= x.maxN);
+      const shape = INT8_SHAPES[k], pipeline = q.products[k];
+      for (const part of w.parts) {
+        const r = int8Regions(w.type, part.rows, w.cols);
+        const params = new Uint32Array(MM_PARAMS);
+        params.set([part.rows, units, r.minOffset, r.quantOffset, 0, qStride, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, hasBias, n]);
+        const [x, y, z] = grid(Math.ceil(part.rows / (INT8_T * shape.r)), Math.ceil(n / shape.tn));
+        steps.push({ d: new Dispatch(pipeline, this.bindGroup(key, pipeline, [part.buffer, xq, a.y, bias], params)), x, y, z });
       }
-      pass.setBindGroup(0, bg);
-      const blocks = Math.ceil(part.rows / MATVEC_SHAPES[shape].r);
-      const gx = Math.min(blocks, maxX);
-      pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx));
+    } else if (p.rows) {
+      const [pipeline, shape] = n === 1 ? [p.one, ROWS_ONE] : [p.many, ROWS_MANY];
+      for (const part of w.parts) {
+        const params = new Uint32Array(MM_PARAMS);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, hasBias, n]);
+        const [x, y, z] = grid(Math.ceil(part.rows / (ROWS_T * shape.r)), Math.ceil(n / shape.tn));
+        steps.push({ d: new Dispatch(pipeline, this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, bias], params)), x, y, z });
+      }
+    } else if (matvecs) {
+      for (const part of w.parts) {
+        const shape = matvecShape(part.rows);
+        const params = new Uint32Array(MV_PARAMS);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, hasBias, up / 4, a.residual ? 1 : 0]);
+        new Float32Array(params.buffer)[9] = a.norm?.eps ?? 0;
+        const bg = this.bindGroup(key, matvecs[shape], [part.buffer, a.x, a.y, bias], params, a.norm && [a.norm.weight]);
+        const [x, y] = grid(Math.ceil(part.rows / MATVEC_SHAPES[shape].r), 1);
+        steps.push({ d: new Dispatch(matvecs[shape], bg), x, y, z: 1 });
+      }
+    } else {
+      for (const part of w.parts) {
+        if (Math.ceil(part.rows / MM_M) > maxDim || Math.ceil(n / MM_N) > maxDim) {
+          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${n} tokens exceed ${maxDim} workgroups per dimension`);
+        }
+        const params = new Uint32Array(MM_PARAMS);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, hasBias, n]);
+        steps.push({ d: new Dispatch(p.matmul, this.bindGroup(key, p.matmul, [part.buffer, a.x, a.y, bias], params)), x: Math.ceil(part.rows / MM_M), y: Math.ceil(n / MM_N), z: 1 });
+      }
     }
+    const product = new Product(steps);
+    if (this.cache.size >= CACHE_LIMIT) {
+      // Start over; command buffers already encoded, and Products kept by callers, keep their bind groups and uniforms alive.
+      this.cache.clear();
+      this.pool = undefined;
+    }
+    this.cache.set(key, product);
+    return product;
   }
 
   /** Whether matvec takes SwiGLU and norm inputs and adds residuals (MatvecArgs.swiglu, .norm, .residual) for this weight. */
   fuses(w: GpuTensor): boolean {
     const p = this.pipelines.get(w.type);
     return w.layout === 'raw' && p !== undefined && !p.rows && 'norm' in p.matvec;
-  }
-
-  /** Y[t, :] = W X[t, :] (+ bias) for n tokens; n = 1 runs matvec. */
-  matmul(pass: GPUComputePassEncoder, a: MatmulArgs): void {
-    if (a.n === 1) return this.matvec(pass, a);
-    if (a.swiglu !== undefined || a.norm || a.residual) throw new GpuError(`matmul ${a.weight.name}: fused inputs and residual adds are for one token (matvec)`);
-    const w = a.weight;
-    if (w.layout === 'int8') return this.int8Product(pass, a, a.n);
-    const p = this.pipelineFor(w);
-    if (p.rows) return this.rowsProduct(pass, p.many, ROWS_MANY, a, a.n);
-    const pipeline = p.matmul;
-    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
-    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows;
-    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    pass.setPipeline(pipeline);
-    for (const part of w.parts) {
-      const key = ['mm', a.n, this.id(part.buffer), this.id(a.x), xOffset, xStride, this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
-      let bg = this.cache.get(key);
-      if (!bg) {
-        this.check(a, a.n, xStride, yStride);
-        if (xStride % 4 !== 0) throw new GpuError(`matmul ${w.name}: x stride ${xStride} is not a multiple of 4`);
-        if (Math.ceil(part.rows / MM_M) > maxDim || Math.ceil(a.n / MM_N) > maxDim) {
-          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${a.n} tokens exceed ${maxDim} workgroups per dimension`);
-        }
-        const params = new Uint32Array(MM_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, a.n]);
-        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
-      }
-      pass.setBindGroup(0, bg);
-      pass.dispatchWorkgroups(Math.ceil(part.rows / MM_M), Math.ceil(a.n / MM_N));
-    }
-  }
-
-  /** A product over n tokens on the row kernels compiled for `shape`. */
-  private rowsProduct(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, shape: RowsShape, a: MatvecArgs & Partial<MatmulArgs>, n: number): void {
-    const w = a.weight;
-    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
-    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows;
-    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    pass.setPipeline(pipeline);
-    for (const part of w.parts) {
-      const key = ['mr', n, this.id(part.buffer), this.id(a.x), xOffset, xStride, this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
-      const blocks = Math.ceil(part.rows / (ROWS_T * shape.r));
-      const gx = Math.min(blocks, maxDim), gz = Math.ceil(n / shape.tn);
-      let bg = this.cache.get(key);
-      if (!bg) {
-        this.check(a, n, xStride, yStride);
-        if (xStride % 4 !== 0) throw new GpuError(`matmul ${w.name}: x stride ${xStride} is not a multiple of 4`);
-        if (Math.ceil(blocks / gx) > maxDim || gz > maxDim) {
-          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${n} tokens exceed ${maxDim} workgroups per dimension`);
-        }
-        const params = new Uint32Array(MM_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, xStride / 4, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, n]);
-        bg = this.bindGroup(key, pipeline, [part.buffer, a.x, a.y, a.bias ?? this.noBias], params);
-      }
-      pass.setBindGroup(0, bg);
-      pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx), gz);
-    }
-  }
-
-  /** Quantizes the n tokens of x, then multiplies them with an int8-layout weight. */
-  private int8Product(pass: GPUComputePassEncoder, a: MatvecArgs & Partial<MatmulArgs>, n: number): void {
-    const w = a.weight;
-    const p = this.int8.get(w.type);
-    if (!p) throw new GpuError(`matmul ${w.name}: int8 kernels for ${typeName(w.type)} were not compiled (MatmulKernels.create int8)`);
-    const xOffset = a.xOffset ?? 0, yOffset = a.yOffset ?? 0, biasOffset = a.biasOffset ?? 0;
-    const xStride = a.xStride ?? w.cols, yStride = a.yStride ?? w.rows;
-    const units = w.cols / 32, qStride = XQ_WORDS * units;
-    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    if (!this.xq || this.xq.size < n * qStride * 4) this.xq = this.gpu.buffer('matmul int8 activations', n * qStride * 4, 'scratch');
-    const xq = this.xq;
-
-    const group = INT8_LAYOUTS.get(w.type)!.cols;
-    const qkey = ['q8', w.type, n, this.id(a.x), xOffset, xStride, units, this.id(xq)].join(':');
-    let qbg = this.cache.get(qkey);
-    if (!qbg) {
-      this.check(a, n, xStride, yStride);
-      if (n > maxDim) throw new GpuError(`matmul ${w.name}: ${n} tokens exceed ${maxDim} workgroups per dimension`);
-      qbg = this.bindGroup(qkey, p.quantize, [a.x, xq], new Uint32Array([units, xOffset, xStride, n, 0, qStride, 0, 0]));
-    }
-    pass.setPipeline(p.quantize);
-    pass.setBindGroup(0, qbg);
-    pass.dispatchWorkgroups(Math.ceil(w.cols / group / 64), n);
-
-    const k = INT8_SHAPES.findIndex((x) => n <= x.maxN);
-    const shape = INT8_SHAPES[k], pipeline = p.products[k];
-    pass.setPipeline(pipeline);
-    for (const part of w.parts) {
-      const key = ['i8', n, this.id(part.buffer), this.id(xq), this.id(a.y), yOffset, yStride, a.bias ? this.id(a.bias) : 0, biasOffset].join(':');
-      const blocks = Math.ceil(part.rows / (INT8_T * shape.r));
-      const gx = Math.min(blocks, maxDim), gz = Math.ceil(n / shape.tn);
-      let bg = this.cache.get(key);
-      if (!bg) {
-        if (Math.ceil(blocks / gx) > maxDim || gz > maxDim) {
-          throw new GpuError(`matmul ${w.name}: ${part.rows} rows x ${n} tokens exceed ${maxDim} workgroups per dimension`);
-        }
-        this.check(a, n, xStride, yStride);
-        const r = int8Regions(w.type, part.rows, w.cols);
-        const params = new Uint32Array(MM_PARAMS);
-        params.set([part.rows, units, r.minOffset, r.quantOffset, 0, qStride, yOffset + part.firstRow, yStride, biasOffset + part.firstRow, a.bias ? 1 : 0, n]);
-        bg = this.bindGroup(key, pipeline, [part.buffer, xq, a.y, a.bias ?? this.noBias], params);
-      }
-      pass.setBindGroup(0, bg);
-      pass.dispatchWorkgroups(gx, Math.ceil(blocks / gx), gz);
-    }
   }
 
   private pipelineFor(w: GpuTensor): Pipelines {
@@ -411,12 +383,7 @@ export class MatmulKernels {
   }
 
   /** Binds `buffers` in order, then `params` in a slot of the uniform pool, then `after`. */
-  private bindGroup(key: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], params: Uint32Array, after: GPUBuffer[] = []): GPUBindGroup {
-    if (this.cache.size >= CACHE_LIMIT) {
-      // Start over; command buffers already encoded keep their bind groups and uniform pool alive.
-      this.cache.clear();
-      this.pool = undefined;
-    }
+  private bindGroup(label: string, pipeline: GPUComputePipeline, buffers: GPUBuffer[], params: Uint32Array, after: GPUBuffer[] = []): GPUBindGroup {
     if (!this.pool || this.poolUsed + this.slot > POOL_BYTES) {
       this.pool = this.gpu.device.createBuffer({ label: 'matmul params', size: POOL_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       this.poolUsed = 0;
@@ -424,9 +391,7 @@ export class MatmulKernels {
     const offset = this.poolUsed;
     this.poolUsed += this.slot;
     this.gpu.device.queue.writeBuffer(this.pool, offset, params);
-    const bg = this.gpu.bindGroup(key, pipeline, [...buffers, { buffer: this.pool, offset, size: params.byteLength }, ...after]);
-    this.cache.set(key, bg);
-    return bg;
+    return this.gpu.bindGroup(label, pipeline, [...buffers, { buffer: this.pool, offset, size: params.byteLength }, ...after]);
   }
 }
 
