@@ -108,7 +108,7 @@ test('device sampling follows the reference rules on the same logits', async () 
   }
 });
 
-test('the GPU kernel family (subgroup matvec with norms, residual adds and SwiGLU folded in, flash attention) matches the reference', async () => {
+test('the GPU kernel family (subgroup matvec with norms, residual adds and SwiGLU folded in, flash attention with RoPE folded in) matches the reference', async () => {
   const m = await WebGpuModel.load(g, { nCtx: N_CTX, nSeq: 1, device: { f16: false }, kernels: 'gpu', int8: false });
   try {
     assert.equal(m.report().kernels, 'gpu');
@@ -121,11 +121,14 @@ test('the GPU kernel family (subgroup matvec with norms, residual adds and SwiGL
       if (pos === prompt.length + 2) m.profile(true);
       assertClose(await m.forward(0, t, pos), await ref.forward(0, t, pos), TOL, `decode at ${pos}, seed ${seed}`);
     }
-    // The decode steps above were the folded ones: no norm or SiLU dispatches.
+    // The decode steps above were the folded ones: no norm, SiLU or RoPE dispatches.
     const L = m.config.nLayer;
     assert.deepEqual(Object.fromEntries((await m.takeProfile()).map((e) => [e.kernel, e.calls])), {
-      embed: 1, 'matmul qkv': L, rope: L, attention: L, 'matmul wo': L, 'matmul gate+up': L, 'matmul down': L, 'matmul output': 1,
+      embed: 1, 'matmul qkv': L, attention: L, 'matmul wo': L, 'matmul gate+up': L, 'matmul down': L, 'matmul output': 1,
     });
+    // A short append runs the decode attention (RoPE folded in) with the unfolded products.
+    const append = tokens(5, rand), at = prompt.length + 3;
+    assertClose(await m.forward(0, append, at), await ref.forward(0, append, at), TOL, `5 tokens at ${at}, seed ${seed}`);
   } finally {
     m.dispose();
   }
@@ -189,10 +192,10 @@ test('profiling times every kernel of a step and changes no result', async () =>
     const L = gpu.config.nLayer;
     const calls = Object.fromEntries(p.map((e) => [e.kernel, e.calls]));
     // Two steps: each layer's kernels, two norms a layer plus the first, the output product; the GPU
-    // kernels fold the norms and SiLU * up of a decode step into its products.
+    // kernels fold a decode step's norms, SiLU * up and RoPE into its products and attention.
     const steps = gpu.report().kernels === 'gpu' ? 1 : 2;
     assert.deepEqual(calls, {
-      embed: 2, rmsnorm: steps * (2 * L + 1), 'matmul qkv': 2 * L, rope: 2 * L, attention: 2 * L, 'matmul wo': 2 * L,
+      embed: 2, rmsnorm: steps * (2 * L + 1), 'matmul qkv': 2 * L, rope: steps * L, attention: 2 * L, 'matmul wo': 2 * L,
       'matmul gate+up': 2 * L, 'silu-mul': steps * L, 'matmul down': 2 * L, 'matmul output': 2,
     });
     assert.ok(p.every((e) => e.ms > 0), JSON.stringify(p));

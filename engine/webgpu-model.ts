@@ -206,7 +206,7 @@ export class WebGpuModel implements Backend {
     /**
      * One-token steps fold each RMS norm into the product after it, each residual add into the
      * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
-     * and barriers fewer per layer.
+     * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
      */
     private readonly foldsDecode: boolean,
     private readonly matmul: MatmulKernels,
@@ -357,7 +357,9 @@ export class WebGpuModel implements Backend {
     const ropes: Rope[][] = [], attns: Attention[][] = [];
     for (let l = 0; l < c.nLayer; l++) {
       ropes.push(await Promise.all(kCache[l].map((k, s) => Rope.create(gpu, ropeParams, { qkv: b.qkv, angles: b.angles, kCache: k, vCache: vCache[l][s] }))));
-      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, { qkv: b.qkv, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML }))));
+      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, {
+        qkv: b.qkv, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML, rope: cpu ? undefined : { angles: b.angles, neox: c.ropeNeox },
+      }))));
     }
     const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     await gpu.done();
@@ -561,7 +563,7 @@ export class WebGpuModel implements Backend {
     for (let l = 0; l < c.nLayer; l++) {
       const L = this.layers[l], rope = this.ropes[l][seq], attn = this.attns[l][seq], norms = this.norms[l];
       project('matmul qkv', L.qkv, L.attnNorm, b.qkv);
-      op('rope', (pass) => rope.record(pass, n));
+      if (!attn.ropes(n)) op('rope', (pass) => rope.record(pass, n));
       op('attention', (pass, plan) => attn.record(pass, plan));
       products('matmul wo', [mm.product({ weight: L.wo, x: b.attn, ...out, n, bias: L.bo })]);
       if (!fold) op('rmsnorm', (pass) => norms.ffn.record(pass, n));

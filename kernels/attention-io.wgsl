@@ -18,9 +18,9 @@ struct Params {
 }
 
 // Each token's row holds its Q heads, then K and V heads (which the kernels read from the cache).
+// The host declares k_cache and v_cache (bindings 1 and 2, array<vec4<kv_t>>): read-only, or
+// read-write for a decode kernel that stores the step's keys itself.
 @group(0) @binding(0) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> k_cache: array<vec4<kv_t>>;
-@group(0) @binding(2) var<storage, read> v_cache: array<vec4<kv_t>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> p: Params;
 

@@ -8,6 +8,9 @@ import src from './attention.wgsl';
 import prefillSrc from './attention-prefill.wgsl';
 import cpuSrc from './attention-cpu.wgsl';
 import io from './attention-io.wgsl';
+import cacheSrc from './attention-cache.wgsl';
+import ropeSrc from './attention-rope.wgsl';
+import roundF16 from './round-f16.wgsl';
 
 const WG = 64;
 /** Steps of at most this many tokens split the keys. */
@@ -51,9 +54,11 @@ function tiling(gpu: Gpu, d: number, tq: number, tk: number): Tiling {
   return t;
 }
 
-function code(f16: boolean, d: number, t: Tiling): string {
+/** attention.wgsl with its loads: from the cache, or with RoPE folded in (`neox` its pairing). */
+function code(f16: boolean, d: number, t: Tiling, neox?: boolean): string {
   const d4 = d / 4;
-  return `${kvPrelude(f16)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${src}`;
+  const loads = neox === undefined ? cacheSrc : `const NEOX = ${neox};\nconst KV_F16 = ${f16};\n${roundF16}\n${ropeSrc}`;
+  return `${kvPrelude(f16)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${loads}\n${src}`;
 }
 
 /** The largest prefill tiles (TQ a multiple of 16, TK of 8) whose workgroup memory fits the device. */
@@ -69,7 +74,7 @@ function prefillTiling(gpu: Gpu, d: number): Tiling {
 function prefillCode(f16: boolean, d: number, t: Tiling): string {
   const d4 = d / 4;
   const consts = { D4: d4, TQ: t.tq, TK: t.tk, RQ: t.tq / 16, RK: t.tk / 8, RJ: Math.ceil(d4 / 8) };
-  return kvPrelude(f16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + io + '\n' + prefillSrc;
+  return kvPrelude(f16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + `${io}\n${cacheSrc}\n${prefillSrc}`;
 }
 
 export interface AttentionPlan {
@@ -125,7 +130,10 @@ export function attentionPartialBytes(shape: Pick<AttentionShape, 'nHead' | 'hea
 }
 
 export interface AttentionBuffers {
-  /** [tokens, nHead + 2 nHeadKv, headDim] f32: each token's Q heads (already rotated), then K and V. */
+  /**
+   * [tokens, nHead + 2 nHeadKv, headDim] f32: each token's Q heads, then K and V; rotated, and K and V
+   * stored in the cache (kernels/rope.ts), except where the decode kernel folds RoPE in (`rope`).
+   */
   qkv: GPUBuffer;
   /** [nHeadKv, ctx, headDim] kv_t each. */
   kCache: GPUBuffer;
@@ -135,11 +143,17 @@ export interface AttentionBuffers {
   /** Scratch of attentionPartialBytes(shape, params.cpu), shared by all layers. */
   partO: GPUBuffer;
   partML: GPUBuffer;
+  /**
+   * Fold RoPE into the GPU decode kernel (GPU kernels, and head dims that are multiples of 8 with
+   * NeoX pairs): it rotates Q and the step's K on load and stores K and V in the cache itself, so
+   * decode steps need no Rope dispatch (Attention.ropes). `angles`: kernels/rope.ts's ropeTable.
+   */
+  rope?: { angles: GPUBuffer; neox: boolean };
 }
 
 /** How decode steps run: split keys merged by a second pass (GPUs), or attention-cpu.wgsl's two passes. */
 type DecodeKernels =
-  | { cpu: false; split: Dispatch; rows: number; combine: Dispatch }
+  | { cpu: false; rope: boolean; split: Dispatch; rows: number; combine: Dispatch }
   | { cpu: true; score: Dispatch; mix: Dispatch };
 
 export class Attention {
@@ -160,7 +174,7 @@ export class Attention {
     if (params.cpu) {
       const ml = Math.min(CPU_MIX_LANES, d / 4);
       const consts = { D4: d / 4, G: group, ML: ml, MC: Math.ceil(d / 4 / ml) };
-      const src = kvPrelude(params.kvF16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + `${io}\n${cpuSrc}`;
+      const src = kvPrelude(params.kvF16) + Object.entries(consts).map(([k, v]) => `const ${k} = ${v}u;\n`).join('') + `${io}\n${cacheSrc}\n${cpuSrc}`;
       const [score, mix] = await Promise.all(['score', 'mix'].map((entryPoint) => gpu.pipeline({ label: `attention ${entryPoint} (CPU)`, code: src, entryPoint })));
       return new Attention(s, prefill, pre.tq, {
         cpu: true,
@@ -169,16 +183,23 @@ export class Attention {
       });
     }
     const dec = tiling(gpu, d, Math.min(16, 2 ** Math.ceil(Math.log2(group))), 64);
+    const rope = b.rope && (!b.rope.neox || d % 8 === 0) ? b.rope : undefined;
     const [split, combine] = await Promise.all([
-      gpu.pipeline({ label: 'attention decode', code: code(params.kvF16, d, dec) }),
+      gpu.pipeline({ label: `attention decode${rope ? ' with rope' : ''}`, code: code(params.kvF16, d, dec, rope?.neox) }),
       gpu.pipeline({ label: 'attention combine', code: code(params.kvF16, d, dec), entryPoint: 'combine' }),
     ]);
     return new Attention(s, prefill, pre.tq, {
       cpu: false,
-      split: new Dispatch(split, gpu.bindGroup('attention decode', split, [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer])),
+      rope: rope !== undefined,
+      split: new Dispatch(split, gpu.bindGroup('attention decode', split, [b.qkv, b.kCache, b.vCache, b.out, b.partO, b.partML, params.buffer, rope?.angles])),
       rows: dec.tq,
       combine: new Dispatch(combine, gpu.bindGroup('attention combine', combine, [undefined, undefined, undefined, b.out, b.partO, b.partML, params.buffer])),
     });
+  }
+
+  /** Whether a step of nTokens rotates its Q and K and stores its K and V itself (AttentionBuffers.rope). */
+  ropes(nTokens: number): boolean {
+    return !this.decode.cpu && this.decode.rope && nTokens <= DECODE_MAX_TOKENS;
   }
 
   record(pass: GPUComputePassEncoder, plan: AttentionPlan): void {

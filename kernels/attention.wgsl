@@ -4,8 +4,10 @@
 // of them per tile, all sharing the kv head's keys. With n_splits > 1 (decode: few rows, long
 // cache) each split covers split_len keys and writes unnormalized partials that `combine` merges;
 // with one split the workgroup writes the final output.
-// The host prepends kv_t, the constants D4 (head dim / 4), TQ, TK, WG and NACC = ceil(TQ*D4/WG), and
-// attention-io.wgsl.
+// The host prepends kv_t, the constants D4 (head dim / 4), TQ, TK, WG and NACC = ceil(TQ*D4/WG),
+// attention-io.wgsl, and the loads q_in, k_in and v_in: from the step's rows and the cache, or, with
+// RoPE folded in (attention-rope.wgsl), Q rotated on load and the step's own keys rotated from its
+// rows, which the last row tile (`owner`) also stores in the cache.
 
 // [split][token * n_head + head][D4] and (max, sum) per [split][token * n_head + head].
 @group(0) @binding(4) var<storage, read_write> part_o: array<vec4<f32>>;
@@ -20,7 +22,7 @@ var<workgroup> row_l: array<f32, TQ>;
 var<workgroup> row_corr: array<f32, TQ>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let split = wid.x;
   let hk = wid.z;
   let g = p.n_head / p.n_kv;
@@ -29,12 +31,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let last_row = min(row0 + TQ, n_rows) - 1u;
   let kv_start = split * p.split_len;
   let kv_end = min(kv_start + p.split_len, p.pos + last_row / g + 1u);
+  // The last row tile's keys run to the step's last token: each key is loaded by one of its splits.
+  let owner = wid.y + 1u == nwg.y;
 
   for (var i = tid; i < TQ * D4; i += WG) {
     let row = row0 + i / D4;
     var x = vec4<f32>(0.0);
     if (row < n_rows) {
-      x = qkv[(row / g) * (p.n_head + 2u * p.n_kv) * D4 + (hk * g + row % g) * D4 + i % D4] * p.scale;
+      x = q_in(row / g, hk * g + row % g, i % D4) * p.scale;
     }
     qs[i] = x;
   }
@@ -45,13 +49,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<vec4<f32>, NACC>;
   workgroupBarrier();
 
-  let cache_row = hk * p.ctx;
   for (var kb = kv_start; kb < kv_end; kb += TK) {
     let nk = min(TK, kv_end - kb);
     for (var i = tid; i < TK * D4; i += WG) {
       var x = vec4<f32>(0.0);
       if (i / D4 < nk) {
-        x = vec4<f32>(k_cache[(cache_row + kb) * D4 + i]);
+        x = k_in(kb + i / D4, hk, i % D4, owner);
       }
       kvs[i] = x;
     }
@@ -98,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var i = tid; i < TK * D4; i += WG) {
       var x = vec4<f32>(0.0);
       if (i / D4 < nk) {
-        x = vec4<f32>(v_cache[(cache_row + kb) * D4 + i]);
+        x = v_in(kb + i / D4, hk, i % D4, owner);
       }
       kvs[i] = x;
     }

@@ -16,6 +16,7 @@ import rowsSrc from './matmul-rows.wgsl';
 import matmulIo from './matmul-io.wgsl';
 import int8Src from './matmul-int8.wgsl';
 import quantizeActSrc from './quantize-act.wgsl';
+import roundF16 from './round-f16.wgsl';
 
 // Decoder (dequant8.wgsl) and matvec pairing distance: the groups of 8 at k and k + pair share bytes.
 const DECODER: Partial<Record<GGMLType, { fn: string; pair: number }>> = {
@@ -205,7 +206,7 @@ export class MatmulKernels {
       if (int8 && layout) {
         const mins = { none: 0, offset: 1, stored: 2, halves: 3 }[layout.mins];
         const [quantize, ...products] = await Promise.all([
-          gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${quantizeActSrc}` }),
+          gpu.pipeline({ label: `quantize activations for ${name}`, code: `const GROUP = ${layout.cols === 256 ? 256 : 32}u;\n${roundF16}\n${quantizeActSrc}` }),
           ...INT8_SHAPES.map(({ tn, r }) => gpu.pipeline({
             label: `matmul int8 ${name} ${r}x${tn}`,
             code: `const T = ${INT8_T}u;\nconst R = ${r}u;\nconst TN = ${tn}u;\nconst WORDS = ${layout.words}u;\nconst MINS = ${mins}u;\nconst OFFSET = ${layout.offset};\n${int8Src}`,

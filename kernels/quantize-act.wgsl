@@ -16,14 +16,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> XQ: array<u32>;
 @group(0) @binding(2) var<uniform> P: Params;
 
-// v >= 0 rounded to the nearest f16, ties to even (compilers may fold unpack(pack(v)) to v).
-fn round_f16(v: f32) -> f32 {
-  // f16 subnormals are multiples of 2^-24.
-  if (v < 6.103515625e-05) { return round(v * 16777216.0) / 16777216.0; }
-  let b = bitcast<u32>(v);
-  return bitcast<f32>((b + 0xFFFu + ((b >> 13u) & 1u)) & 0xFFFFE000u);
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.x;
