@@ -1,5 +1,6 @@
 // llama.cpp side of `npm run bench`, run in its own process so its peak RSS is its own:
 // node dist/bench-llama.js MODEL (cpu|vulkan|cuda) PROMPT_TOKENS GEN_TOKENS  → one JSON line.
+import { availableParallelism } from 'node:os';
 import { getLlama, type Token } from 'node-llama-cpp';
 import { benchTokens } from '../engine/bench.js';
 
@@ -11,7 +12,13 @@ const WARM = 1000;
 const tokens = (n: number, seed: number) => benchTokens(n, seed) as Token[];
 
 const t0 = performance.now();
-const llama = await getLlama({ build: 'never', gpu: backend === 'cpu' ? false : (backend as 'vulkan' | 'cuda'), logLevel: 'error' as never });
+// One thread per core, as llama.cpp's own tools default to: node-llama-cpp's CPU default is at least
+// 4, and spinning threads beyond the cores make each decode step wait on preempted ones (on this
+// 2-core machine, 0.3 tok/s instead of ~20).
+const llama = await getLlama({
+  build: 'never', gpu: backend === 'cpu' ? false : (backend as 'vulkan' | 'cuda'), logLevel: 'error' as never,
+  ...(backend === 'cpu' ? { maxThreads: availableParallelism() } : {}),
+});
 // llama.cpp's Vulkan backend skips CPU-type devices such as lavapipe unless GGML_VK_VISIBLE_DEVICES
 // names them (test/bench.ts does): without a device it would quietly run on its CPU backend.
 const devices = backend === 'cpu' ? [] : await llama.getGpuDeviceNames();
