@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gpu, submitPass } from '../engine/gpu.js';
 import { f16ToF32, f32ToF16 } from '../engine/quant.js';
-import { Attention, AttentionParams, attentionPartialBytes, maxDecodeTokens, type AttentionShape } from './attention.js';
+import { Attention, AttentionParams, attentionPartialBytes, maxDecodeTokens, type AttentionBuffers, type AttentionShape } from './attention.js';
 import { kvElementBytes } from './kv.js';
 import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
 
@@ -44,6 +44,34 @@ function reference(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float
   return out;
 }
 
+/** Cache positions of every case. */
+const CTX = 800;
+
+interface Case { nHead: number; nHeadKv: number; headDim: number; steps: number[][] }
+
+/**
+ * An Attention over a random CTX-position cache (as the kernel sees it) with NaN-poisoned outputs and
+ * partials, and a qkv buffer for the case's largest step.
+ */
+async function setUp(cs: Case, f16: boolean, cpu: boolean, rand: () => number, rope?: AttentionBuffers['rope']) {
+  const ctx = CTX, D = cs.headDim;
+  const shape: AttentionShape = { nHead: cs.nHead, nHeadKv: cs.nHeadKv, headDim: D, ctx, scale: 1 / Math.sqrt(D) };
+  const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
+  const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
+  const params = new AttentionParams(gpu, shape, f16, cpu);
+  const part = attentionPartialBytes(shape, cpu);
+  const maxTok = Math.max(...cs.steps.map((s) => s[0]));
+  // Each token's row: Q heads, then K and V heads.
+  const row = (cs.nHead + 2 * cs.nHeadKv) * D;
+  const qkv = storage(gpu, 'qkv', new Float32Array(maxTok * row));
+  const out = poisoned(gpu, 'out', (maxTok + 1) * cs.nHead * D * 4);
+  const kCache = storage(gpu, 'k', k.bytes), vCache = storage(gpu, 'v', v.bytes);
+  const attn = await Attention.create(gpu, params, {
+    qkv, kCache, vCache, out, partO: poisoned(gpu, 'partial o', part.o), partML: poisoned(gpu, 'partial ml', part.ml), rope,
+  });
+  return { ctx, D, shape, k, v, params, maxTok, row, qkv, out, kCache, vCache, attn };
+}
+
 const cases = [
   { name: 'prefill from 0, GQA 3', nHead: 6, nHeadKv: 2, headDim: 20, steps: [[37, 0]] },
   { name: 'prefill chunk after a prefix, MHA', nHead: 3, nHeadKv: 3, headDim: 64, steps: [[21, 150]] },
@@ -60,22 +88,8 @@ for (const cs of cases) for (const f16 of kvTypes) for (const cpu of cs.steps.ev
   test(`attention ${cs.name}, ${f16 ? 'f16' : 'f32'} cache${cpu ? ', CPU decode kernel' : ''}, matches float64`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);
-    const ctx = 800;
-    const shape: AttentionShape = { nHead: cs.nHead, nHeadKv: cs.nHeadKv, headDim: cs.headDim, ctx, scale: 1 / Math.sqrt(cs.headDim) };
-    const D = cs.headDim;
-    const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
-    const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
-    const params = new AttentionParams(gpu, shape, f16, cpu);
-    const part = attentionPartialBytes(shape, cpu);
-    const maxTok = Math.max(...cs.steps.map((s) => s[0]));
-    // Q heads sit in rows of Q, K and V heads; K and V are garbage here (read from the cache).
-    const row = (cs.nHead + 2 * cs.nHeadKv) * D;
-    const qkv = storage(gpu, 'qkv', new Float32Array(maxTok * row));
-    const out = poisoned(gpu, 'out', (maxTok + 1) * cs.nHead * D * 4);
-    const attn = await Attention.create(gpu, params, {
-      qkv, kCache: storage(gpu, 'k', k.bytes), vCache: storage(gpu, 'v', v.bytes), out,
-      partO: poisoned(gpu, 'partial o', part.o), partML: poisoned(gpu, 'partial ml', part.ml),
-    });
+    // K and V in the step's rows are garbage here: the kernels read them from the cache.
+    const { D, shape, k, v, params, maxTok, row, qkv, out, attn } = await setUp(cs, f16, cpu, rand);
     for (const [nTok, pos] of cs.steps) {
       // Large scores make the online softmax's rescaling matter.
       const qkv0 = randomF32(nTok * row, rand, 3);
@@ -114,27 +128,15 @@ for (const cs of ropeCases) for (const f16 of kvTypes) {
   test(`attention with RoPE folded in: ${cs.name}, ${f16 ? 'f16' : 'f32'} cache: Q and K rotated, K and V stored, output matches float64`, async () => {
     const seed = freshSeed();
     const rand = rng(seed);
-    const ctx = 800, D = cs.headDim, half = D / 2;
-    const shape: AttentionShape = { nHead: cs.nHead, nHeadKv: cs.nHeadKv, headDim: D, ctx, scale: 1 / Math.sqrt(D) };
-    const angles = new Float32Array(ctx * half * 2);
-    for (let i = 0; i < ctx * half; i++) {
+    const half = cs.headDim / 2;
+    const angles = new Float32Array(CTX * half * 2);
+    for (let i = 0; i < CTX * half; i++) {
       const a = rand() * 2 * Math.PI;
       angles[2 * i] = Math.cos(a);
       angles[2 * i + 1] = Math.sin(a);
     }
-    const k = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
-    const v = cacheData(randomF32(cs.nHeadKv * ctx * D, rand, 2), f16);
-    const params = new AttentionParams(gpu, shape, f16, false);
-    const part = attentionPartialBytes(shape, false);
-    const maxTok = Math.max(...cs.steps.map((s) => s[0]));
-    const row = (cs.nHead + 2 * cs.nHeadKv) * D;
-    const qkv = storage(gpu, 'qkv', new Float32Array(maxTok * row));
-    const out = poisoned(gpu, 'out', (maxTok + 1) * cs.nHead * D * 4);
-    const kCache = storage(gpu, 'k', k.bytes), vCache = storage(gpu, 'v', v.bytes);
-    const attn = await Attention.create(gpu, params, {
-      qkv, kCache, vCache, out, partO: poisoned(gpu, 'partial o', part.o), partML: poisoned(gpu, 'partial ml', part.ml),
-      rope: { angles: storage(gpu, 'angles', angles), neox: cs.neox },
-    });
+    const { ctx, D, shape, k, v, params, maxTok, row, qkv, out, kCache, vCache, attn } =
+      await setUp(cs, f16, false, rand, { angles: storage(gpu, 'angles', angles), neox: cs.neox });
     assert.ok(attn.ropes(maxTok));
     const readCache = async (b: GPUBuffer) => {
       const n = cs.nHeadKv * ctx * D;
