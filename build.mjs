@@ -24,7 +24,7 @@ const tests = only.length ? only : ['engine', 'kernels', 'test', 'extension'].fi
 const entries = {};
 for (const t of tests) entries['test/' + t.replace(/\.test\.ts$/, '').replace(/[\\/]/g, '_') + '.test'] = t;
 if (!only.length) {
-  for (const [out, src] of [['hearth', 'engine/cli.ts'], ['server', 'engine/server.ts'], ['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts']]) if (existsSync(src)) entries[out] = src;
+  for (const [out, src] of [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts']]) if (existsSync(src)) entries[out] = src;
 }
 await build({ ...common, entryPoints: entries, outdir: 'dist', outExtension: { '.js': '.js' }, splitting: false });
 if (!only.length && existsSync('extension/extension.ts')) {

@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gpu, submitPass } from '../engine/gpu.js';
-import { f16ToF32, f32ToF16 } from '../engine/quant.js';
+import { Gpu, submitPass } from '../engine/gpu/gpu.js';
+import { f16ToF32, f32ToF16 } from '../engine/gguf/quant.js';
 import { Attention, AttentionParams, attentionPartialBytes, maxDecodeTokens, type AttentionBuffers, type AttentionShape } from './attention.js';
 import { kvElementBytes } from './kv.js';
-import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 
 const gpu = await Gpu.create();
 after(() => gpu.destroy());

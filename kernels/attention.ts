@@ -2,7 +2,7 @@
 // workgroups, flash-decoding style, and merge the splits in a second dispatch (attention.wgsl); on
 // CPU adapters they run as scores, then softmax times values (attention-cpu.wgsl); prefill steps
 // tile the queries with register-blocked workgroups (attention-prefill.wgsl).
-import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
+import { Dispatch, GpuError, type Gpu } from '../engine/gpu/gpu.js';
 import { kvF16 as defaultKvF16, kvPrelude } from './kv.js';
 import src from './attention.wgsl';
 import prefillSrc from './attention-prefill.wgsl';

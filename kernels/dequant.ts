@@ -1,6 +1,6 @@
 // Host side of dequant.wgsl: picks the per-type element decoder for a kernel module.
-import { GGMLType, typeName, typeTraits } from '../engine/ggml.js';
-import { INT8_LAYOUTS, type TensorLayout } from '../engine/gpu-tensor.js';
+import { GGMLType, typeName, typeTraits } from '../engine/gguf/ggml.js';
+import { INT8_LAYOUTS, type TensorLayout } from '../engine/gpu/gpu-tensor.js';
 import src from './dequant.wgsl';
 
 const DECODER: Partial<Record<GGMLType, string>> = {

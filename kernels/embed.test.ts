@@ -1,12 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gpu, submitPass } from '../engine/gpu.js';
-import { GGMLType, typeName, typeTraits } from '../engine/ggml.js';
-import { dequantize, quantize } from '../engine/quant.js';
-import { INT8_LAYOUTS, int8Regions, tensorFromBytes, type TensorLayout } from '../engine/gpu-tensor.js';
+import { Gpu, submitPass } from '../engine/gpu/gpu.js';
+import { GGMLType, typeName, typeTraits } from '../engine/gguf/ggml.js';
+import { dequantize, quantize } from '../engine/gguf/quant.js';
+import { INT8_LAYOUTS, int8Regions, tensorFromBytes, type TensorLayout } from '../engine/gpu/gpu-tensor.js';
 import { Embedding } from './embed.js';
 import { GPU_DEQUANT_TYPES } from './dequant.js';
-import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 
 const gpu = await Gpu.create();
 after(() => gpu.destroy());

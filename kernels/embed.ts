@@ -1,6 +1,6 @@
 // Embedding lookup straight from the quantized token table, in either layout.
-import { Dispatch, type Gpu } from '../engine/gpu.js';
-import { int8Regions, type GpuTensor } from '../engine/gpu-tensor.js';
+import { Dispatch, type Gpu } from '../engine/gpu/gpu.js';
+import { int8Regions, type GpuTensor } from '../engine/gpu/gpu-tensor.js';
 import { dequantWgsl } from './dequant.js';
 import src from './embed.wgsl';
 

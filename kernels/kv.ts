@@ -2,7 +2,7 @@
 // CPU adapters, whose cache is host memory anyway and where the int8 products (matmul-int8.wgsl)
 // would amplify f16 rounding into activations that round to other int8 steps; and without
 // shader-f16. Kernels that touch the cache start with kvPrelude and use `kv_t`.
-import type { Gpu } from '../engine/gpu.js';
+import type { Gpu } from '../engine/gpu/gpu.js';
 
 /** The default: an f16 cache on GPUs that have shader-f16. */
 export function kvF16(gpu: Gpu): boolean {

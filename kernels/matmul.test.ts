@@ -1,12 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gpu, GpuError, submitPass } from '../engine/gpu.js';
-import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
-import { dequantize, f32ToF16, quantize } from '../engine/quant.js';
-import { INT8_LAYOUTS, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
-import { ggmlCpuInput } from '../engine/reference.js';
+import { Gpu, GpuError, submitPass } from '../engine/gpu/gpu.js';
+import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/gguf/ggml.js';
+import { dequantize, f32ToF16, quantize } from '../engine/gguf/quant.js';
+import { INT8_LAYOUTS, tensorFromBytes, type GpuTensor } from '../engine/gpu/gpu-tensor.js';
+import { ggmlCpuInput } from '../engine/model/reference.js';
 import { MATMUL_TYPES, MatmulKernels } from './matmul.js';
-import { freshSeed, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+import { freshSeed, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 
 const gpu = await Gpu.create();
 after(() => gpu.destroy());

@@ -3,10 +3,10 @@
 // int8 layout, integer products with activations quantized as ggml-cpu quantizes them. Pipelines
 // are compiled once per weight type; each distinct call's dispatches (a Product: bind groups, uniform
 // parameters, grid sizes) are built once and cached by buffer identity and offsets.
-import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/ggml.js';
-import { Dispatch, GpuError, type Gpu } from '../engine/gpu.js';
-import { hasInt8Layout, INT8_LAYOUTS, int8Regions, releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu-tensor.js';
-import { quantize } from '../engine/quant.js';
+import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/gguf/ggml.js';
+import { Dispatch, GpuError, type Gpu } from '../engine/gpu/gpu.js';
+import { hasInt8Layout, INT8_LAYOUTS, int8Regions, releaseTensor, tensorFromBytes, type GpuTensor } from '../engine/gpu/gpu-tensor.js';
+import { quantize } from '../engine/gguf/quant.js';
 import dequant8 from './dequant8.wgsl';
 import matvecSrc from './matvec.wgsl';
 import reduceSubgroup from './matvec-subgroup.wgsl';

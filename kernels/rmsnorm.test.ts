@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gpu, submitPass } from '../engine/gpu.js';
+import { Gpu, submitPass } from '../engine/gpu/gpu.js';
 import { RmsNorm } from './rmsnorm.js';
-import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 
 const gpu = await Gpu.create();
 after(() => gpu.destroy());

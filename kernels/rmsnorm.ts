@@ -1,6 +1,6 @@
 // RMS norm over rows of a [rows, n] f32 matrix, scaled by an f32 weight; optionally after adding a
 // residual into the input.
-import { Dispatch, type Gpu } from '../engine/gpu.js';
+import { Dispatch, type Gpu } from '../engine/gpu/gpu.js';
 import src from './rmsnorm.wgsl';
 
 export interface RmsNormBuffers {

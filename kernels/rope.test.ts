@@ -1,11 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gpu, submitPass } from '../engine/gpu.js';
-import { applyRope, ropeAngles, type ModelConfig, type RopeScaling } from '../engine/model.js';
-import { f16ToF32 } from '../engine/quant.js';
+import { Gpu, submitPass } from '../engine/gpu/gpu.js';
+import { applyRope, ropeAngles, type ModelConfig, type RopeScaling } from '../engine/model/model.js';
+import { f16ToF32 } from '../engine/gguf/quant.js';
 import { Rope, RopeParams, ropeTable } from './rope.js';
 import { kvElementBytes } from './kv.js';
-import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/gpu-util.js';
+import { assertClose, freshSeed, poisoned, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 
 const gpu = await Gpu.create();
 after(() => gpu.destroy());

@@ -1,7 +1,7 @@
 // Sampling on the device: greedy argmax, or top-k / temperature / top-p with a uniform number from
 // the host, following the reference's sampleLogits. Only the token id (4 bytes) comes back.
-import type { SampleParams } from '../engine/backend.js';
-import { Dispatch, type Gpu } from '../engine/gpu.js';
+import type { SampleParams } from '../engine/model/backend.js';
+import { Dispatch, type Gpu } from '../engine/gpu/gpu.js';
 import src from './sample.wgsl';
 
 const WG = 256;

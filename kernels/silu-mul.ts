@@ -1,5 +1,5 @@
 // SwiGLU's product: SiLU(gate) * up.
-import { Dispatch, type Gpu } from '../engine/gpu.js';
+import { Dispatch, type Gpu } from '../engine/gpu/gpu.js';
 import src from './silu-mul.wgsl';
 
 const WG = 256;

@@ -2,7 +2,7 @@
 // node dist/bench-llama.js MODEL (cpu|vulkan|cuda) PROMPT_TOKENS GEN_TOKENS  → one JSON line.
 import { availableParallelism } from 'node:os';
 import { getLlama, type Token } from 'node-llama-cpp';
-import { benchTokens } from '../engine/bench.js';
+import { benchTokens } from '../engine/cli/bench.js';
 
 const [model, backend, promptArg, genArg] = process.argv.slice(2);
 const nPrompt = Number(promptArg ?? 256);

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DecodeProfile } from '../engine/bench.js';
-import { GGMLType } from '../engine/ggml.js';
-import { fixtureModel, QWEN25_CODER_0_5B, QWEN25_CODER_1_5B } from './fixtures.js';
+import type { DecodeProfile } from '../engine/cli/bench.js';
+import { GGMLType } from '../engine/gguf/ggml.js';
+import { fixtureModel, QWEN25_CODER_0_5B, QWEN25_CODER_1_5B } from './support/fixtures.js';
 
 const SHAPES = { '0.5b': QWEN25_CODER_0_5B, '1.5b': QWEN25_CODER_1_5B } as const;
 const TYPES: Record<string, GGMLType> = { Q4_0: GGMLType.Q4_0, Q8_0: GGMLType.Q8_0, Q4_K: GGMLType.Q4_K, Q6_K: GGMLType.Q6_K, F16: GGMLType.F16 };

@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GGMLType } from '../engine/ggml.js';
-import { readGGUF } from '../engine/gguf.js';
-import { Tokenizer } from '../engine/tokenizer.js';
-import { fixtureModel } from './fixtures.js';
-import { bundle, greedy, tinyModel } from './inference-fixtures.js';
+import { GGMLType } from '../engine/gguf/ggml.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import { fixtureModel } from './support/fixtures.js';
+import { bundle, greedy, tinyModel } from './support/inference-fixtures.js';
 
 let cli = '';
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-cli-'));

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { GGMLType } from '../engine/ggml.js';
-import { GGUFError, GGUFValueType, readGGUF, readTensorBytes, metaString, metaNumber, metaArray } from '../engine/gguf.js';
-import { metadataEntries, writeGGUF } from '../engine/gguf-writer.js';
+import { GGMLType } from '../engine/gguf/ggml.js';
+import { GGUFError, GGUFValueType, readGGUF, readTensorBytes, metaString, metaNumber, metaArray } from '../engine/gguf/gguf.js';
+import { metadataEntries, writeGGUF } from '../engine/gguf/gguf-writer.js';
 
 const SHARED = resolve(process.cwd(), '../shared/vocab');
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-gguf-'));

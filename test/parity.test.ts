@@ -13,12 +13,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
-import { GGMLType } from '../engine/ggml.js';
-import { readGGUF } from '../engine/gguf.js';
-import { loadConfig } from '../engine/model.js';
-import { ReferenceModel } from '../engine/reference.js';
-import { fixtureModel } from './fixtures.js';
-import { GEN, PROMPT_LEN, argmax, parityCases, parityPrompt, softmax } from './parity-cases.js';
+import { GGMLType } from '../engine/gguf/ggml.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { loadConfig } from '../engine/model/model.js';
+import { ReferenceModel } from '../engine/model/reference.js';
+import { fixtureModel } from './support/fixtures.js';
+import { GEN, PROMPT_LEN, argmax, parityCases, parityPrompt, softmax } from './support/parity-cases.js';
 
 // ggml-cpu mode: typical positions agree to float32 summation order. Rarely a value lands within that
 // noise of an 8-bit / f16 rounding boundary and rounds the other way, moving one position's

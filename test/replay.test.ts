@@ -2,8 +2,8 @@
 // and cache reuse must cut the tokens prefilled per request to a few.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runReplay, type ReplayResult } from '../engine/replay.js';
-import { serverBundle, tinyModel } from './inference-fixtures.js';
+import { runReplay, type ReplayResult } from '../engine/cli/replay.js';
+import { serverBundle, tinyModel } from './support/inference-fixtures.js';
 
 test('replay types the file, reports ttft and prefill percentiles with and without reuse, JSON last', async () => {
   const source = 'def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)\n';

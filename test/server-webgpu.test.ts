@@ -2,11 +2,11 @@
 // bytes, warm reuse prefills one token per keystroke, and answers match the reference model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readGGUF } from '../engine/gguf.js';
-import { Tokenizer } from '../engine/tokenizer.js';
-import { InferenceClient } from '../engine/client.js';
-import type { DoneResponse } from '../engine/protocol.js';
-import { greedy, serverBundle, tinyModel } from './inference-fixtures.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import { InferenceClient } from '../engine/process/client.js';
+import type { DoneResponse } from '../engine/process/protocol.js';
+import { greedy, serverBundle, tinyModel } from './support/inference-fixtures.js';
 
 test('webgpu: byte progress, warm reuse across keystrokes, reference answers', async () => {
   const model = tinyModel();

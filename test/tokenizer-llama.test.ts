@@ -6,10 +6,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { getLlama, LlamaLogLevel, LlamaModel, Token } from 'node-llama-cpp';
-import { readGGUF } from '../engine/gguf.js';
-import { Tokenizer } from '../engine/tokenizer.js';
-import { tokenizerCorpus } from './tokenizer-corpus.js';
-import { rng } from './rng.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import { tokenizerCorpus } from './support/tokenizer-corpus.js';
+import { rng } from './support/rng.js';
 
 const VOCABS = ['deepseek-coder', 'gpt-2', 'llama-spm', 'qwen2'];
 const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);

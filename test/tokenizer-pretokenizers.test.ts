@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
-import { GGUF, GGUFValueType, readGGUF } from '../engine/gguf.js';
-import { GGUFMetaEntry, metadataEntries, writeGGUF } from '../engine/gguf-writer.js';
-import { PRE_TOKENIZER_NAMES, preTokenizerConfig } from '../engine/pretokenizer.js';
-import { Tokenizer } from '../engine/tokenizer.js';
-import { BYTE_TO_CHAR } from '../engine/unicode.js';
-import { codepointSweep, tokenizerCorpus } from './tokenizer-corpus.js';
+import { GGUF, GGUFValueType, readGGUF } from '../engine/gguf/gguf.js';
+import { GGUFMetaEntry, metadataEntries, writeGGUF } from '../engine/gguf/gguf-writer.js';
+import { PRE_TOKENIZER_NAMES, preTokenizerConfig } from '../engine/tokenizer/pretokenizer.js';
+import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import { BYTE_TO_CHAR } from '../engine/tokenizer/unicode.js';
+import { codepointSweep, tokenizerCorpus } from './support/tokenizer-corpus.js';
 
 const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);
 const llama = await getLlama({ build: 'never', gpu: false, logLevel: LlamaLogLevel.disabled });

@@ -5,15 +5,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
-import { GGMLType, typeName } from '../engine/ggml.js';
-import { readGGUF } from '../engine/gguf.js';
-import { Gpu } from '../engine/gpu.js';
-import { INT8_LAYOUTS } from '../engine/gpu-tensor.js';
+import { GGMLType, typeName } from '../engine/gguf/ggml.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { Gpu } from '../engine/gpu/gpu.js';
+import { INT8_LAYOUTS } from '../engine/gpu/gpu-tensor.js';
 import { kvF16 } from '../kernels/kv.js';
-import { ReferenceModel } from '../engine/reference.js';
-import { WebGpuModel } from '../engine/webgpu-model.js';
-import { fixtureModel } from './fixtures.js';
-import { GEN, argmax, parityCases, parityPrompt, softmax } from './parity-cases.js';
+import { ReferenceModel } from '../engine/model/reference.js';
+import { WebGpuModel } from '../engine/model/webgpu-model.js';
+import { fixtureModel } from './support/fixtures.js';
+import { GEN, argmax, parityCases, parityPrompt, softmax } from './support/parity-cases.js';
 
 /** Decode steps compared with the reference (teacher-forced with its greedy tokens). */
 const STEPS = 6;

@@ -1,6 +1,6 @@
 // The one interface every compute path implements: the plain TypeScript reference (for tests and
 // debugging) and the WebGPU model (the product path). Callers never branch on which one they hold.
-import type { GGUF } from './gguf.js';
+import type { GGUF } from '../gguf/gguf.js';
 import type { ModelConfig } from './model.js';
 import { ReferenceModel } from './reference.js';
 import { WebGpuModel } from './webgpu-model.js';

@@ -7,22 +7,22 @@
 // next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
 import { freemem } from 'node:os';
 import type { Backend, BackendStats, SampleParams } from './backend.js';
-import { FILE_TYPE_NAMES, GGMLType, typeName } from './ggml.js';
-import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from './gguf.js';
-import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from './gpu.js';
-import { GpuProfile, type ProfileEntry } from './gpu-profile.js';
-import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from './gpu-tensor.js';
+import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
+import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
+import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
+import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
+import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
-import { dequantize } from './quant.js';
+import { dequantize } from '../gguf/quant.js';
 import { sampleLogits } from './reference.js';
-import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../kernels/attention.js';
-import { Embedding } from '../kernels/embed.js';
-import { kvElementBytes, kvF16 } from '../kernels/kv.js';
-import { MatmulKernels, type Product } from '../kernels/matmul.js';
-import { RmsNorm } from '../kernels/rmsnorm.js';
-import { Rope, RopeParams, ropeTable } from '../kernels/rope.js';
-import { DeviceSampler, FALLBACK, samplerBytes } from '../kernels/sample.js';
-import { SiluMul } from '../kernels/silu-mul.js';
+import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../../kernels/attention.js';
+import { Embedding } from '../../kernels/embed.js';
+import { kvElementBytes, kvF16 } from '../../kernels/kv.js';
+import { MatmulKernels, type Product } from '../../kernels/matmul.js';
+import { RmsNorm } from '../../kernels/rmsnorm.js';
+import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
+import { DeviceSampler, FALLBACK, samplerBytes } from '../../kernels/sample.js';
+import { SiluMul } from '../../kernels/silu-mul.js';
 
 /** Most tokens per prefill command buffer (bounds the activation buffers). */
 export const PREFILL_CHUNK = 512;

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // The `hearth` command line. Its output formats are a contract for external checks: keep them stable.
 import { readFileSync } from 'node:fs';
-import { readGGUF, type GGUF } from './gguf.js';
-import { FILE_TYPE_NAMES, typeName } from './ggml.js';
-import { loadConfig } from './model.js';
-import { Tokenizer, StreamDecoder } from './tokenizer.js';
-import { Sampler, defaultSamplerParams } from './sampler.js';
-import { openBackend, type Backend, type BackendName } from './backend.js';
+import { readGGUF, type GGUF } from '../gguf/gguf.js';
+import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
+import { loadConfig } from '../model/model.js';
+import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
+import { Sampler, defaultSamplerParams } from '../model/sampler.js';
+import { openBackend, type Backend, type BackendName } from '../model/backend.js';
 import { profileDecode, runBench } from './bench.js';
-import { WebGpuModel } from './webgpu-model.js';
+import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
 
 class UsageError extends Error {}

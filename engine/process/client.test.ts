@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InferenceClient, type ExitInfo, type ServerError } from '../engine/client.js';
+import { InferenceClient, type ExitInfo, type ServerError } from './client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-client-'));
 const script = (name: string, src: string) => {

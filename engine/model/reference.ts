@@ -2,10 +2,10 @@
 // dequantized to f32 once at load and all sums run in float64, so this is the numerical yardstick the
 // WebGPU model is tested against. Not the product path: it is slow and holds every weight as f32.
 import type { Backend, BackendStats, SampleParams } from './backend.js';
-import { GGMLType } from './ggml.js';
-import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from './gguf.js';
+import { GGMLType } from '../gguf/ggml.js';
+import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from '../gguf/gguf.js';
 import { ModelConfig, applyRope, loadConfig, ropeAngles, tensorName, validateTensors } from './model.js';
-import { bf16ToF32, dequantize, f16ToF32, f32ToBF16, f32ToF16 } from './quant.js';
+import { bf16ToF32, dequantize, f16ToF32, f32ToBF16, f32ToF16 } from '../gguf/quant.js';
 
 export interface ReferenceOptions {
   /** Positions each sequence's KV cache holds. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sampler, defaultSamplerParams, type SamplerParams } from './sampler.js';
-import { rng as mulberry32 } from '../test/rng.js';
+import { rng as mulberry32 } from '../../test/support/rng.js';
 
 
 const randomLogits = (rnd: () => number, n: number) => Float32Array.from({ length: n }, () => (rnd() - 0.5) * 20);

@@ -3,9 +3,9 @@
 // and measures time to first token and tokens prefilled per request, with the KV cache reused and
 // with reuse turned off.
 import { fileURLToPath } from 'node:url';
-import { InferenceClient } from './client.js';
-import type { BackendName } from './backend.js';
-import type { DoneResponse, ErrorResponse } from './protocol.js';
+import { InferenceClient } from '../process/client.js';
+import type { BackendName } from '../model/backend.js';
+import type { DoneResponse, ErrorResponse } from '../process/protocol.js';
 
 export interface ReplayOptions {
   model: string;

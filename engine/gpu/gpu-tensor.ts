@@ -7,9 +7,9 @@
 //   (8 of int8 (Q6_K's 6 bits widened to a byte), or 4 of nibbles: weight i in the low nibble of
 //   byte i, weight i + 16 in its high nibble, plus for Q5_0 and Q5_K a word of fifth bits), each field
 //   interleaved over groups of 8 rows.
-import { GGMLType, rowBytes, typeName } from './ggml.js';
+import { GGMLType, rowBytes, typeName } from '../gguf/ggml.js';
 import { Gpu, GpuError, type MemoryKind } from './gpu.js';
-import { f16ToF32, minK4, scaleK4 } from './quant.js';
+import { f16ToF32, minK4, scaleK4 } from '../gguf/quant.js';
 
 export type TensorLayout = 'raw' | 'int8';
 

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GGMLType } from './ggml.js';
-import { GGUF, readGGUF, readTensorBytes } from './gguf.js';
-import { metadataEntries, writeGGUF } from './gguf-writer.js';
+import { GGMLType } from '../gguf/ggml.js';
+import { GGUF, readGGUF, readTensorBytes } from '../gguf/gguf.js';
+import { metadataEntries, writeGGUF } from '../gguf/gguf-writer.js';
 import { ReferenceModel, sampleLogits } from './reference.js';
-import { fixtureModel } from '../test/fixtures.js';
+import { fixtureModel } from '../../test/support/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-reference-'));
 const llamaPath = fixtureModel({ arch: 'llama', vocab: 'llama-spm', type: GGMLType.F32 });

@@ -1,7 +1,7 @@
 // `hearth bench`: the measurements llama.cpp's bench reports, on the same prompts the llama.cpp side
 // of `npm run bench` uses (test/bench-llama.ts).
-import type { Backend } from './backend.js';
-import type { WebGpuModel } from './webgpu-model.js';
+import type { Backend } from '../model/backend.js';
+import type { WebGpuModel } from '../model/webgpu-model.js';
 
 /** Deterministic prompt ids from the low, ordinary part of every vocab we test (specials sit at the top). */
 export function benchTokens(n: number, seed: number): number[] {

@@ -3,7 +3,7 @@
 // fallback, U+2581 for spaces) and byte-level BPE ("gpt2": ranked merges over a pre-tokenizer's
 // words). Special tokens are taken from the text only when asked, except user-defined ones, which
 // llama.cpp always splits out first.
-import { GGUF, GGUFError } from './gguf.js';
+import { GGUF, GGUFError } from '../gguf/gguf.js';
 import { PreTokenizer, PreTokenizerConfig, preTokenizerConfig } from './pretokenizer.js';
 import { BYTE_TO_CHAR, CHAR_TO_BYTE, pushUtf8, utf8Bytes, utf8Decode } from './unicode.js';
 

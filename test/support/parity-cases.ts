@@ -1,7 +1,7 @@
 // The fixtures and helpers both parity suites share (reference vs llama.cpp in parity.test.ts, WebGPU
 // vs reference and llama.cpp in webgpu-parity.test.ts), so the cached fixture files are shared too.
-import { GGMLType, typeName } from '../engine/ggml.js';
-import { benchTokens } from '../engine/bench.js';
+import { GGMLType, typeName } from '../../engine/gguf/ggml.js';
+import { benchTokens } from '../../engine/cli/bench.js';
 import type { FixtureOptions } from './fixtures.js';
 
 export const PROMPT_LEN = 8;

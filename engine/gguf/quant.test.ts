@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { GGMLType, rowBytes } from './ggml.js';
 import { bf16ToF32, dequantize, dequantizeInto, f16ToF32, f32ToBF16, f32ToF16, quantize } from './quant.js';
-import { rng as mulberry32 } from '../test/rng.js';
+import { rng as mulberry32 } from '../../test/support/rng.js';
 
 const T = GGMLType;
 

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GGMLType, typeName } from '../engine/ggml.js';
-import { GGUFValueType, readGGUF } from '../engine/gguf.js';
-import { GGUFMetaEntry, GGUFWriteTensor, metadataEntries, writeGGUF } from '../engine/gguf-writer.js';
-import { tensorName } from '../engine/model.js';
-import { quantize } from '../engine/quant.js';
+import { GGMLType, typeName } from '../../engine/gguf/ggml.js';
+import { GGUFValueType, readGGUF } from '../../engine/gguf/gguf.js';
+import { GGUFMetaEntry, GGUFWriteTensor, metadataEntries, writeGGUF } from '../../engine/gguf/gguf-writer.js';
+import { tensorName } from '../../engine/model/model.js';
+import { quantize } from '../../engine/gguf/quant.js';
 
 export type FixtureVocab = 'qwen2' | 'llama-spm' | 'gpt-2' | 'deepseek-coder';
 

@@ -2,10 +2,10 @@
 // tensors split into parts that fit a binding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GGMLType, rowBytes } from './ggml.js';
+import { GGMLType, rowBytes } from '../gguf/ggml.js';
 import { Gpu, GpuError, submitPass } from './gpu.js';
 import { allocTensor, splitRows, tensorDeviceBytes, tensorFromBytes, Uploader } from './gpu-tensor.js';
-import { freshSeed, rng } from '../test/gpu-util.js';
+import { freshSeed, rng } from '../../test/support/gpu-util.js';
 
 test('device: features and limits as requested, and optional features can be left off', async () => {
   const gpu = await Gpu.create();

@@ -1,7 +1,7 @@
 // Helpers for the GPU kernel tests: fresh seeded random data, poisoned output buffers, readback and
 // tolerance checks that name the worst element.
 import assert from 'node:assert/strict';
-import type { Gpu, MemoryKind } from '../engine/gpu.js';
+import type { Gpu, MemoryKind } from '../../engine/gpu/gpu.js';
 import { rng } from './rng.js';
 export { rng };
 

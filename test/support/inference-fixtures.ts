@@ -5,11 +5,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { GGMLType } from '../engine/ggml.js';
-import { GGUFValueType, readGGUF, readTensorBytes } from '../engine/gguf.js';
-import { metadataEntries, writeGGUF } from '../engine/gguf-writer.js';
-import { ReferenceModel } from '../engine/reference.js';
-import { Tokenizer } from '../engine/tokenizer.js';
+import { GGMLType } from '../../engine/gguf/ggml.js';
+import { GGUFValueType, readGGUF, readTensorBytes } from '../../engine/gguf/gguf.js';
+import { metadataEntries, writeGGUF } from '../../engine/gguf/gguf-writer.js';
+import { ReferenceModel } from '../../engine/model/reference.js';
+import { Tokenizer } from '../../engine/tokenizer/tokenizer.js';
 import { fixtureModel } from './fixtures.js';
 
 const cache = resolve(process.cwd(), '.cache');

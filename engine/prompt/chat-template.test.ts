@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ChatTemplate, TemplateError, renderChat } from '../engine/chat-template.js';
+import { ChatTemplate, TemplateError, renderChat } from './chat-template.js';
 
 const dir = resolve(process.cwd(), '../shared/templates');
 const load = (name: string) => new ChatTemplate(readFileSync(resolve(dir, name + '.jinja'), 'utf8'));

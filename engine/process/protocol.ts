@@ -1,7 +1,7 @@
 // The typed, versioned messages between the extension host (engine/client.ts) and the inference
 // process (engine/server.ts). Both sides import this module and validate every message they
 // receive, so a malformed or mismatched peer is an error with a reason, never undefined behaviour.
-import type { BackendName } from './backend.js';
+import type { BackendName } from '../model/backend.js';
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
 export const PROTOCOL_VERSION = 1;

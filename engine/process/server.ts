@@ -5,12 +5,12 @@
 // request, and a completion that arrives during a chat runs first (the chat then resumes in its
 // own slot, whose cache the completion does not touch). Every request gets exactly one final
 // message: done, or error.
-import { readGGUF } from './gguf.js';
-import { openBackend, type Backend, type SampleParams } from './backend.js';
-import { Tokenizer, StreamDecoder } from './tokenizer.js';
-import { Sampler } from './sampler.js';
-import { ChatTemplate, TemplateError, renderChat } from './chat-template.js';
-import { FimLayout } from './fim.js';
+import { readGGUF } from '../gguf/gguf.js';
+import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
+import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
+import { Sampler } from '../model/sampler.js';
+import { ChatTemplate, TemplateError, renderChat } from '../prompt/chat-template.js';
+import { FimLayout } from '../prompt/fim.js';
 import { Slot } from './slot.js';
 import {
   EXIT_DEVICE_LOST, GREEDY, PROTOCOL_VERSION, parseRequest,

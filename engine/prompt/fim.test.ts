@@ -2,11 +2,11 @@
 // properties it is designed for (measured as the common token prefix of consecutive prompts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readGGUF } from '../engine/gguf.js';
-import { Tokenizer } from '../engine/tokenizer.js';
-import { FimLayout } from '../engine/fim.js';
-import { Slot, commonPrefix } from '../engine/slot.js';
-import { vocabPath } from './fixtures.js';
+import { readGGUF } from '../gguf/gguf.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { FimLayout } from './fim.js';
+import { Slot, commonPrefix } from '../process/slot.js';
+import { vocabPath } from '../../test/support/fixtures.js';
 
 const tok = Tokenizer.fromGGUF(readGGUF(vocabPath('qwen2')));
 const enc = (s: string) => tok.encode(s, { addBos: false, parseSpecial: false });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PROTOCOL_VERSION, ProtocolError, isFinal, parseRequest, parseResponse, type Request, type Response,
-} from '../engine/protocol.js';
+} from './protocol.js';
 
 const trip = (m: unknown) => JSON.parse(JSON.stringify(m));
 

@@ -1,7 +1,7 @@
 // Model configuration from GGUF metadata, llama.cpp tensor names, and validation of every tensor
 // against the configuration. Shared by the reference forward pass and the WebGPU model.
-import { GGMLType, SUPPORTED_TYPES, typeName } from './ggml.js';
-import { GGUF, GGUFError, GGUFTensorInfo, metaArray, metaNumber, metaString } from './gguf.js';
+import { GGMLType, SUPPORTED_TYPES, typeName } from '../gguf/ggml.js';
+import { GGUF, GGUFError, GGUFTensorInfo, metaArray, metaNumber, metaString } from '../gguf/gguf.js';
 
 export type Arch = 'llama' | 'qwen2';
 export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2'];

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GGMLType } from './ggml.js';
-import { GGUFValueType, readGGUF } from './gguf.js';
-import { writeGGUF } from './gguf-writer.js';
+import { GGMLType } from '../gguf/ggml.js';
+import { GGUFValueType, readGGUF } from '../gguf/gguf.js';
+import { writeGGUF } from '../gguf/gguf-writer.js';
 import { ModelConfig, applyRope, expectedTensors, loadConfig, ropeAngles, validateTensors, yarnCorrDims } from './model.js';
-import { FixtureFile, FixtureOptions, writeFixtureModel } from '../test/fixtures.js';
+import { FixtureFile, FixtureOptions, writeFixtureModel } from '../../test/support/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-model-'));
 let n = 0;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { GGUF, readGGUF } from './gguf.js';
+import { GGUF, readGGUF } from '../gguf/gguf.js';
 import { StreamDecoder, Tokenizer } from './tokenizer.js';
 import { LETTER, UNDEFINED, WHITESPACE, cptFlags } from './unicode.js';
 
