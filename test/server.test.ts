@@ -7,11 +7,11 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readGGUF } from '../engine/gguf/gguf.js';
 import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
-import { ChatTemplate, renderChat } from '../engine/prompt/chat-template.js';
+import { ChatTemplate, fallbackTemplate, renderChat, specialTokens } from '../engine/prompt/chat-template.js';
 import { commonPrefix } from '../engine/process/slot.js';
 import { InferenceClient, type ExitInfo } from '../engine/process/client.js';
 import { PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type LoadReport, type Response } from '../engine/process/protocol.js';
-import { greedy, serverBundle, tinyChatModel } from './support/inference-fixtures.js';
+import { greedy, serverBundle, tinyChatModel, tinyModel, withChatTemplate } from './support/inference-fixtures.js';
 
 const N_CTX = 512;
 let serverPath: string;
@@ -26,8 +26,8 @@ function fimPrompt(prefix: string, suffix: string): number[] {
   const cut = prefix.lastIndexOf('\n') + 1;
   return [tok.fim.pre!, ...enc(prefix.slice(0, cut)), tok.fim.suf!, ...enc(suffix), tok.fim.mid!, ...enc(prefix.slice(cut))];
 }
-function chatPrompt(messages: { role: 'system' | 'user' | 'assistant'; content: string }[]): number[] {
-  return tok.encode(renderChat(template, messages, { bosToken: '', eosToken: '', addGenerationPrompt: true }), { addBos: false, parseSpecial: true });
+function chatPrompt(messages: { role: 'system' | 'user' | 'assistant'; content: string }[], t = template): number[] {
+  return tok.encode(renderChat(t, messages, { ...specialTokens(tok), addGenerationPrompt: true }), { addBos: false, parseSpecial: true });
 }
 function done(r: DoneResponse | ErrorResponse): DoneResponse {
   assert.equal(r.type, 'done', r.type === 'error' ? `${r.code}: ${r.message}` : '');
@@ -249,6 +249,31 @@ test('the bare process: handshake version check and malformed messages', async (
   const v = await next();
   assert.ok(v.type === 'error' && v.code === 'version-mismatch');
   assert.deepEqual(await exit, [1, null]);
+});
+
+test('a file without a chat template chats through the built-in one, reported; a broken one is refused naming the file', async () => {
+  const bare = tinyModel();
+  const r = await client.load({ model: bare, backend: 'reference', nCtx: N_CTX });
+  assert.ok(r.chat);
+  assert.equal(r.chatFallback, 'chatml');
+  const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Say hi.' }];
+  const prompt = chatPrompt(messages, fallbackTemplate('chatml'));
+  const c = done(await client.chat({ messages, maxTokens: 4 }).result);
+  assert.equal(c.timings.promptTokens, prompt.length);
+  assert.equal(c.text, (await greedy(bare, prompt, 4)).text);
+
+  const broken = withChatTemplate(bare, '{% for m in messages %}');
+  const b = await client.load({ model: broken, backend: 'reference', nCtx: N_CTX });
+  assert.ok(!b.chat && b.fim && b.chatFallback === undefined, JSON.stringify(b));
+  const e = await client.chat({ messages, maxTokens: 4 }).result;
+  assert.ok(e.type === 'error' && e.code === 'no-chat-template' && e.message.startsWith(`tokenizer.chat_template of ${broken}: cannot parse`), JSON.stringify(e));
+  done(await client.complete({ prefix: 'x = ', suffix: '', maxTokens: 2 }).result);
+
+  const raising = withChatTemplate(bare, "{{ raise_exception('tools only') }}");
+  await client.load({ model: raising, backend: 'reference', nCtx: N_CTX });
+  const x = await client.explain({ code: 'x = 1', maxTokens: 4 }).result;
+  assert.ok(x.type === 'error' && x.code === 'template-error' && x.message === `tokenizer.chat_template of ${raising}: the template raised an error: "tools only"`, JSON.stringify(x));
+  await client.load({ model, backend: 'reference', nCtx: N_CTX });
 });
 
 test('close: the process answers what is in flight, says bye and exits', async () => {

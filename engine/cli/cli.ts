@@ -10,6 +10,7 @@ import { openBackend, type Backend, type BackendName } from '../model/backend.js
 import { profileDecode, runBench } from './bench.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
+import { runTemplate } from './template.js';
 
 class UsageError extends Error {}
 
@@ -20,7 +21,8 @@ const USAGE = `usage: hearth <command> [options]
             [--min-p P] [--repeat-penalty R] [--seed S] [--ctx N] [--backend webgpu|reference] [--json]
   bench     --model FILE [--prompt-tokens 256] [--gen-tokens 32] [--backend webgpu|reference] [--json]
             [--profile]                    (then GPU time per kernel of a decode step)
-  replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]`;
+  replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]
+  template  --model FILE [--json]          (stdin: JSON array of {role, content}; stdout: the chat prompt)`;
 
 type Flags = Map<string, string | true>;
 
@@ -35,6 +37,7 @@ const OPTIONS: Record<string, string[]> = {
   generate: ['model', 'prompt', 'tokens', 'n', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'seed', 'ctx', 'backend', 'json'],
   bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx', 'profile'],
   replay: ['model', 'file', 'backend', 'json'],
+  template: ['model', 'json'],
 };
 
 function parseFlags(cmd: string, args: string[]): Flags {
@@ -285,6 +288,7 @@ async function main(argv: string[]): Promise<void> {
     case 'tokenize': return tokenize(flags);
     case 'generate': return generate(flags);
     case 'bench': return bench(flags);
+    case 'template': return runTemplate(str(flags, 'model'), flags.get('json') === true, (m) => new UsageError(m));
     case 'replay': {
       const model = str(flags, 'model');
       readGGUF(model);

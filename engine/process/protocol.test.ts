@@ -33,6 +33,7 @@ const responses: Response[] = [
   { type: 'hello', version: PROTOCOL_VERSION, pid: 1234 },
   { type: 'progress', id: 'l1', loadedBytes: 10, totalBytes: 100 },
   { type: 'loaded', id: 'l1', report },
+  { type: 'loaded', id: 'l2', report: { ...report, chat: true, chatFallback: 'chatml' } },
   { type: 'token', id: 'c1', token: 151643, text: '' },
   { type: 'token', id: 'c1', token: 5, text: 'é' },
   { type: 'done', id: 'c1', reason: 'superseded', text: 'ab', timings },
@@ -53,7 +54,7 @@ test('every response round-trips through JSON unchanged', () => {
 });
 
 test('final messages are loaded, done, error, stats and bye', () => {
-  assert.deepEqual(responses.map(isFinal), [false, false, true, false, false, true, true, true, true, true, true, true]);
+  assert.deepEqual(responses.map(isFinal), [false, false, true, true, false, false, true, true, true, true, true, true, true]);
 });
 
 test('malformed requests are refused naming the field', () => {

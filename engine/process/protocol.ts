@@ -71,8 +71,10 @@ export interface LoadReport {
   loadMs: number;
   /** The model's FIM tokens were found: completion requests are possible. */
   fim: boolean;
-  /** The model has tokenizer.chat_template: chat and explain requests are possible. */
+  /** The model has a usable chat template, its own or a built-in one: chat and explain requests are possible. */
   chat: boolean;
+  /** The built-in template standing in for a missing tokenizer.chat_template ('chatml', 'llama3', ...); absent when the file has its own. */
+  chatFallback?: string;
 }
 
 export interface Timings {
@@ -292,11 +294,14 @@ export function parseRequest(m: unknown): Request {
 function report(o: Obj): LoadReport {
   const f = new Fields(o, 'load report');
   const n = (k: string) => f.num(k, 0);
-  return {
+  const r: LoadReport = {
     model: f.str('model', 4096), name: f.str('name', 4096), arch: f.str('arch', 64), backend: f.oneOf('backend', ['webgpu', 'reference'] as const),
     nCtx: n('nCtx'), nSeq: n('nSeq'), nVocab: n('nVocab'), nLayer: n('nLayer'), fileBytes: n('fileBytes'), weightBytes: n('weightBytes'),
     kvBytes: n('kvBytes'), scratchBytes: n('scratchBytes'), loadMs: n('loadMs'), fim: f.optBool('fim') === true, chat: f.optBool('chat') === true,
   };
+  const chatFallback = f.optStr('chatFallback');
+  if (chatFallback !== undefined) r.chatFallback = chatFallback;
+  return r;
 }
 
 function timings(o: Obj): Timings {

@@ -9,7 +9,7 @@ import { readGGUF } from '../gguf/gguf.js';
 import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
-import { ChatTemplate, TemplateError, renderChat } from '../prompt/chat-template.js';
+import { TemplateError, answerStops, modelChatTemplate, renderChat, specialTokens, type ChatTemplate } from '../prompt/chat-template.js';
 import { FimLayout } from '../prompt/fim.js';
 import { Slot } from './slot.js';
 import {
@@ -27,8 +27,16 @@ interface Model {
   backend: Backend;
   tokenizer: Tokenizer;
   fim?: FimLayout;
-  template?: ChatTemplate;
+  /** Absent when the file's template does not parse; chatError says why. */
+  chat?: Chat;
+  chatError?: string;
   slots: { complete: Slot; chat: Slot };
+}
+
+/** The chat template, and where its answers end besides the vocabulary's end-of-generation tokens. */
+interface Chat {
+  template: ChatTemplate;
+  stops: { ids: number[]; texts: string[] };
 }
 
 /** An error that ends one request (or all of them), with its protocol code. */
@@ -311,18 +319,14 @@ class InferenceServer {
       job.timings.trimmedChars = p.trimmedChars;
       return { tokens: p.tokens, slot: m.slots.complete };
     }
-    if (!m.template) throw new RequestError('no-chat-template', `${m.report.model} has no tokenizer.chat_template: it cannot chat or explain`);
+    if (!m.chat) throw new RequestError('no-chat-template', `${m.chatError}: it cannot chat or explain`);
     const messages = req.type === 'chat' ? req.messages : explainMessages(req.code, req.language, req.fileName);
     const tok = m.tokenizer;
     let text: string;
     try {
-      text = renderChat(m.template, messages, {
-        bosToken: tok.bos !== undefined ? tok.tokenText(tok.bos) : '',
-        eosToken: tok.eos !== undefined ? tok.tokenText(tok.eos) : '',
-        addGenerationPrompt: true,
-      });
+      text = renderChat(m.chat.template, messages, { ...specialTokens(tok), addGenerationPrompt: true });
     } catch (e) {
-      if (e instanceof TemplateError) throw new RequestError('template-error', `chat template: ${e.message}`);
+      if (e instanceof TemplateError) throw new RequestError('template-error', e.message);
       throw e;
     }
     const bosText = tok.bos !== undefined ? tok.tokenText(tok.bos) : undefined;
@@ -358,7 +362,8 @@ class InferenceServer {
       this.finish(job, why);
     };
     const decoder = new StreamDecoder(tokenizer);
-    const stops = new StopFilter(req.stop ?? []);
+    const chat = req.type === 'complete' ? undefined : m.chat;
+    const stops = new StopFilter([...(req.stop ?? []), ...(chat?.stops.texts ?? [])]);
 
     // Prefill in chunks, so a newer request can take over between them.
     const tPrefill = performance.now();
@@ -384,7 +389,7 @@ class InferenceServer {
     t.ttftMs = tFirst - job.received;
 
     for (;;) {
-      if (tokenizer.isEog(next)) return stopped('eos');
+      if (tokenizer.isEog(next) || chat?.stops.ids.includes(next)) return stopped('eos');
       history.push(next);
       t.decodeTokens++;
       const out = stops.push(decoder.push(next));
@@ -424,24 +429,28 @@ class InferenceServer {
       const fim = pre !== undefined && suf !== undefined && mid !== undefined
         ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep })
         : undefined;
-      const src = g.metadata.get('tokenizer.chat_template');
-      let template: ChatTemplate | undefined;
-      if (typeof src === 'string') {
-        try {
-          template = new ChatTemplate(src);
-        } catch (e) {
-          // The model still completes code; chat requests will say why they cannot run.
-          process.stderr.write(`hearth server: ${req.model}: unusable chat template: ${(e as Error).message}\n`);
-        }
+      let chat: Chat | undefined;
+      let chatFallback: string | undefined;
+      let chatError: string | undefined;
+      try {
+        const c = modelChatTemplate(g.metadata, req.model);
+        chat = { template: c.template, stops: answerStops(c.template, tokenizer) };
+        chatFallback = c.fallback;
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        // The model still completes code; chat requests will say why they cannot run.
+        chatError = e.message;
+        process.stderr.write(`hearth server: unusable chat template: ${e.message}\n`);
       }
       const st = backend.stats();
       const c = backend.config;
       const report: LoadReport = {
         model: req.model, name: c.name, arch: c.arch, backend: backend.name, nCtx: backend.nCtx, nSeq: backend.nSeq, nVocab: c.nVocab,
         nLayer: c.nLayer, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
-        loadMs: performance.now() - t0, fim: fim !== undefined, chat: template !== undefined,
+        loadMs: performance.now() - t0, fim: fim !== undefined, chat: chat !== undefined,
       };
-      this.model = { report, backend, tokenizer, fim, template, slots: { complete: new Slot('complete', 0), chat: new Slot('chat', 1) } };
+      if (chatFallback !== undefined) report.chatFallback = chatFallback;
+      this.model = { report, backend, tokenizer, fim, chat, chatError, slots: { complete: new Slot('complete', 0), chat: new Slot('chat', 1) } };
       this.active.delete(req.id);
       this.send({ type: 'loaded', id: req.id, report });
     } catch (e) {

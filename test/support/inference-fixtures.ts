@@ -2,7 +2,7 @@
 // `node build.mjs test/x.test.ts` suffices), fixture models with and without a chat template, and
 // greedy answers computed in this process with the reference model, to check the server's output.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { GGMLType } from '../../engine/gguf/ggml.js';
@@ -11,6 +11,7 @@ import { metadataEntries, writeGGUF } from '../../engine/gguf/gguf-writer.js';
 import { ReferenceModel } from '../../engine/model/reference.js';
 import { Tokenizer } from '../../engine/tokenizer/tokenizer.js';
 import { fixtureModel } from './fixtures.js';
+import { npmTemplate } from './templates.js';
 
 const cache = resolve(process.cwd(), '.cache');
 
@@ -37,10 +38,13 @@ export function tinyModel(): string {
   return fixtureModel({ arch: 'qwen2', vocab: 'qwen2', type: GGMLType.F32, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, seed: 7 });
 }
 
-/** tinyModel plus the Qwen2.5 chat template from shared/templates. */
+/** tinyModel plus Qwen3's ChatML chat template (from its npm tokenizer package). */
 export function tinyChatModel(): string {
-  const base = tinyModel();
-  const template = readFileSync(resolve(process.cwd(), '../shared/templates/Qwen-Qwen2.5-7B-Instruct.jinja'), 'utf8');
+  return withChatTemplate(tinyModel(), npmTemplate('qwen3').source);
+}
+
+/** A copy of the fixture model `base` whose tokenizer.chat_template is `template`. */
+export function withChatTemplate(base: string, template: string): string {
   const key = createHash('sha256').update(base).update(template).digest('hex').slice(0, 12);
   const path = join(cache, 'fixtures', `chat-${key}.gguf`);
   if (existsSync(path)) return path;
