@@ -33,6 +33,8 @@ test('the block ends where indentation drops below the cursor line, or after a b
   assert.equal(postProcess('x = 1\n    y = 2\n  ', c).complete, false);
   const top = ctx({ linePrefix: 'def f():' });
   assert.equal(postProcess('\n    return 1\n\ndef g():\n    pass', top).text, '\n    return 1');
+  // A suggestion that starts on a new line sets its own level: from the end of a body, the next function.
+  assert.equal(postProcess('\n\ndef sub(a, b):\n    return a - b\n\nprint(1)', ctx({ linePrefix: '    return a + b' })).text, '\n\ndef sub(a, b):\n    return a - b');
   // A top-level statement right after the cursor line is still part of the suggestion.
   assert.equal(postProcess('\nimport sys\nimport re', ctx({ linePrefix: 'import os' }), 'eos').text, '\nimport sys\nimport re');
 });

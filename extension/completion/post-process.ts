@@ -3,8 +3,8 @@
 // completer then shows the suggestion at once and keeps the rest of the stream as the next one.
 //
 // Rules, in order: with text after the cursor only the first line is kept (minus any repeat of
-// that text); the block ends at a line indented less than the cursor line, or at a blank line
-// followed by one indented no deeper; a line that repeats the document's next line ends it (the
+// that text); the block ends at a line indented less than the cursor line (or, for a suggestion that
+// starts on a new line, than its first line), or at a blank line followed by one indented no deeper; a line that repeats the document's next line ends it (the
 // model re-writing a closing bracket that is already there); at most maxLines lines; indentation
 // is rewritten to the editor's tabs or spaces.
 
@@ -81,22 +81,27 @@ export function postProcess(rawText: string, ctx: PostContext, ended?: EndReason
   const cutShort = ended === 'time' || ended === 'length' || ended === 'cancelled' || ended === 'superseded';
   if (cutShort && lines.length > 1) known = lines.length - 1;
   const { tabSize } = ctx;
-  const base = indentWidth(ctx.linePrefix.trim() ? leading(ctx.linePrefix) : ctx.linePrefix, tabSize);
+  // A suggestion that starts by ending the cursor line opens its own block: its first line sets the level.
+  const startsNewLine = lines[0].trim() === '';
+  let base = startsNewLine ? undefined : indentWidth(ctx.linePrefix.trim() ? leading(ctx.linePrefix) : ctx.linePrefix, tabSize);
   const next = ctx.nextLines.find((l) => l.trim() !== '');
 
   let cut: number | undefined;
   if (ctx.lineSuffix.trim() !== '') {
     if (lines.length > 1) cut = 1;
   } else {
+    let seen = !startsNewLine;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
       if (line.trim() === '') continue;
       // Indentation is known once a non-blank character follows it, even on a line still streaming.
       const ind = indentWidth(line, tabSize);
-      if (ind < base || (lines[i - 1].trim() === '' && i > 1 && ind <= base)) {
+      if (base === undefined) base = ind;
+      else if (ind < base || (seen && lines[i - 1].trim() === '' && ind <= base)) {
         cut = i;
         break;
       }
+      seen = true;
       if (i >= known) break;
       if (next !== undefined && reindent(line, true, tabSize).trimEnd() === reindent(next, true, tabSize).trimEnd()) {
         cut = i;
@@ -111,12 +116,11 @@ export function postProcess(rawText: string, ctx: PostContext, ended?: EndReason
   }
   const end = cut ?? known;
   const complete = cut !== undefined || final;
-  const kept = lines.slice(0, end);
-  const consumed = kept.join('\n').length;
   if (!complete) return { text: '', complete: false, consumed: 0 };
-
-  // Trailing blank lines carry nothing.
+  const kept = lines.slice(0, end);
+  // Trailing blank lines carry nothing (and belong to what follows).
   while (kept.length > 1 && kept[kept.length - 1].trim() === '') kept.pop();
+  const consumed = kept.join('\n').length;
   if (kept.length === 0) return { text: '', complete, consumed };
   if (ctx.lineSuffix.trim() !== '') kept[0] = dropSuffixRepeat(kept[0], ctx.lineSuffix);
   const out = kept.map((l, i) => (i === 0 ? l : reindent(l, ctx.insertSpaces, tabSize)));
