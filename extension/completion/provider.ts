@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { enabledFor, type HearthConfig } from '../config.js';
 import type { Completer, CompletionRequest } from './completer.js';
-import { Windows, looksBinary } from './window.js';
+import { Windows, looksBinary, withSelected } from './window.js';
 
 /** What was last offered where, for partial accepts and for cycling through alternatives. */
 export interface Offered {
@@ -89,13 +89,8 @@ export class HearthProvider implements vscode.InlineCompletionItemProvider {
     let head = req.window.linePrefix;
     if (sel) {
       if (sel.range.start.line !== position.line || sel.range.end.line !== position.line) return undefined;
-      const line = document.lineAt(position.line).text;
-      const before = line.slice(0, sel.range.start.character);
-      const w = req.window;
-      const prefix = w.prefix.slice(0, w.prefix.length - w.linePrefix.length) + before + sel.text;
-      const suffix = w.suffix.slice(Math.max(0, sel.range.end.character - position.character));
-      req.window = { ...w, prefix, suffix, linePrefix: before + sel.text, lineSuffix: line.slice(sel.range.end.character) };
-      req.key = { ...req.key, prefix, suffix };
+      req.window = withSelected(req.window, document.lineAt(position.line).text, position.character, { start: sel.range.start.character, end: sel.range.end.character, text: sel.text });
+      req.key = { ...req.key, prefix: req.window.prefix, suffix: req.window.suffix };
       replace = sel.range;
       head = sel.text;
     }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LIMITS, Windows, looksBinary, type TextLines } from './window.js';
+import { LIMITS, Windows, looksBinary, withSelected, type TextLines } from './window.js';
 
 const doc = (text: string): TextLines => {
   const lines = text.split('\n');
@@ -50,4 +50,16 @@ test('binary text: NULs or mostly replacement and control characters', () => {
   assert.equal(looksBinary('PK\u0003\u0004\u0000\u0000'), true);
   assert.equal(looksBinary('\ufffd\ufffdELF\ufffd\u0001\u0002\ufffd'), true);
   assert.equal(looksBinary('naïve café ✓'), false);
+});
+
+test('the suggest widget\'s selected entry is completed from, as if inserted over its range', () => {
+  const line = '    self.ap(x)';
+  const r = new Windows().take('a', doc(`class A:\n${line}\n`), 1, 11);
+  assert.ok(r.ok);
+  // "ap" is being replaced by the entry "append" (columns 9..11), the cursor after "ap".
+  const w = withSelected(r.window, line, 11, { start: 9, end: 11, text: 'append' });
+  assert.equal(w.prefix, 'class A:\n    self.append');
+  assert.equal(w.linePrefix, '    self.append');
+  assert.equal(w.lineSuffix, '(x)');
+  assert.equal(w.suffix, '(x)\n\n');
 });

@@ -34,6 +34,17 @@ export interface DocWindow {
 
 export type WindowResult = { ok: true; window: DocWindow } | { ok: false; reason: string };
 
+/**
+ * The window as if the suggest widget's selected entry (`text` over columns start..end of the cursor
+ * line) were inserted: a suggestion must extend that entry, so it is completed from there.
+ */
+export function withSelected(w: DocWindow, line: string, cursor: number, sel: { start: number; end: number; text: string }): DocWindow {
+  const before = line.slice(0, sel.start);
+  const prefix = w.prefix.slice(0, w.prefix.length - w.linePrefix.length) + before + sel.text;
+  const suffix = w.suffix.slice(Math.max(0, sel.end - cursor));
+  return { ...w, prefix, suffix, linePrefix: before + sel.text, lineSuffix: line.slice(sel.end) };
+}
+
 /** After an overflow the window is refilled to this share of its limits, so the next move is far off. */
 const REFILL = 3 / 4;
 
