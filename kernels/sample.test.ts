@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SampleParams } from '../engine/model/backend.js';
 import { Gpu, submitPass } from '../engine/gpu/gpu.js';
-import { sampleLogits } from '../engine/model/reference.js';
+import { sampleLogits } from '../engine/model/sampler.js';
 import { DeviceSampler, FALLBACK, TOP_K_MAX } from './sample.js';
 import { freshSeed, readU32, rng, storage } from '../test/support/gpu-util.js';
 

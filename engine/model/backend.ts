@@ -1,9 +1,6 @@
 // The one interface every compute path implements: the plain TypeScript reference (for tests and
 // debugging) and the WebGPU model (the product path). Callers never branch on which one they hold.
-import type { GGUF } from '../gguf/gguf.js';
-import type { ModelConfig } from './model.js';
-import { ReferenceModel } from './reference.js';
-import { WebGpuModel } from './webgpu-model.js';
+import type { ModelConfig } from '../gguf/hparams.js';
 
 export type BackendName = 'webgpu' | 'reference';
 
@@ -49,10 +46,4 @@ export interface OpenOptions {
   /** Refuse to load when the model needs more device memory than this (tests use it to simulate a small GPU). */
   maxDeviceBytes?: number;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
-}
-
-/** Loads the model onto the named backend. WebGPU never falls back to the reference silently. */
-export async function openBackend(g: GGUF, name: BackendName, o: OpenOptions): Promise<Backend> {
-  if (name === 'reference') return ReferenceModel.load(g, o);
-  return WebGpuModel.load(g, o);
 }

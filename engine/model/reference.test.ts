@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { metadataEntries, writeGGUF } from '../gguf/gguf-writer.js';
-import { ReferenceModel, sampleLogits } from './reference.js';
+import { ReferenceModel } from './reference.js';
+import { sampleLogits } from './sampler.js';
 import { fixtureModel } from '../../test/support/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-reference-'));

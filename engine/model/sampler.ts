@@ -1,5 +1,6 @@
 // Token sampling with llama.cpp's semantics and order: repetition penalty, top-k, top-p, min-p,
 // temperature, then a draw from a seeded PRNG (deterministic per seed and call sequence).
+import type { SampleParams } from './backend.js';
 
 export interface SamplerParams {
   /** <= 0: greedy (argmax of the penalized logits, lowest id on ties). */
@@ -196,4 +197,29 @@ function argmax(l: Float32Array): number {
   let best = 0;
   for (let i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
   return best;
+}
+
+/** Picks a token from logits: argmax when temperature <= 0, else top-k, then top-p, then `uniform`. */
+export function sampleLogits(logits: Float32Array, p: SampleParams): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  if (p.temperature <= 0) return best;
+  let ids = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
+  if (p.topK > 0) ids = ids.slice(0, p.topK);
+  const max = logits[ids[0]];
+  let probs = ids.map((i) => Math.exp((logits[i] - max) / p.temperature));
+  const total = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((x) => x / total);
+  if (p.topP < 1) {
+    let cum = 0, keep = 0;
+    while (keep < probs.length && cum < p.topP) cum += probs[keep++];
+    ids = ids.slice(0, keep);
+    probs = probs.slice(0, keep).map((x) => x / cum);
+  }
+  let cum = 0;
+  for (let j = 0; j < ids.length; j++) {
+    cum += probs[j];
+    if (p.uniform < cum) return ids[j];
+  }
+  return ids[ids.length - 1];
 }

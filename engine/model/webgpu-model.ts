@@ -12,9 +12,10 @@ import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gg
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
 import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
 import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
-import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
+import type { ModelConfig } from '../gguf/hparams.js';
+import { loadConfig, tensorName, validateTensors } from './model.js';
 import { dequantize } from '../gguf/quant.js';
-import { sampleLogits } from './reference.js';
+import { sampleLogits } from './sampler.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
 import { kvElementBytes, kvF16 } from '../../kernels/kv.js';

@@ -6,7 +6,8 @@
 // own slot, whose cache the completion does not touch). Every request gets exactly one final
 // message: done, or error.
 import { readGGUF } from '../gguf/gguf.js';
-import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
+import type { Backend, SampleParams } from '../model/backend.js';
+import { openBackend } from '../model/open.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
 import { ChatTemplate, TemplateError, renderChat } from '../prompt/chat-template.js';
