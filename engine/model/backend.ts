@@ -4,15 +4,6 @@ import type { ModelConfig } from '../gguf/hparams.js';
 
 export type BackendName = 'webgpu' | 'reference';
 
-export interface SampleParams {
-  /** <= 0 means greedy. */
-  temperature: number;
-  topK: number;
-  topP: number;
-  /** Uniform random number in [0, 1) drawn by the caller's seeded generator. */
-  uniform: number;
-}
-
 export interface BackendStats {
   /** What computes: the GPU adapter's description, or 'cpu'. */
   device: string;
@@ -34,8 +25,11 @@ export interface Backend {
    * replaced, so passing a smaller pos truncates the cache to that prefix. Returns the last token's logits.
    */
   forward(seq: number, tokens: number[], pos: number): Promise<Float32Array>;
-  /** Like forward, but samples on the device so only the token id comes back. */
-  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number>;
+  /**
+   * Like forward, but returns the argmax of the last token's logits (lower id on ties), picked on
+   * the device so only the token id comes back. Any other sampling runs the Sampler on forward's logits.
+   */
+  forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number>;
   stats(): BackendStats;
   dispose(): void;
 }

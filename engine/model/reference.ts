@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass for llama and qwen2, with one f32 KV cache per sequence. Weights are
 // dequantized to f32 once at load and all sums run in float64, so this is the numerical yardstick the
 // WebGPU model is tested against. Not the product path: it is slow and holds every weight as f32.
-import type { Backend, BackendStats, SampleParams } from './backend.js';
+import type { Backend, BackendStats } from './backend.js';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from '../gguf/gguf.js';
 import type { ModelConfig } from '../gguf/hparams.js';
@@ -9,7 +9,7 @@ import { applyRope, ropeAngles } from '../gguf/rope.js';
 import { dequantize, f16ToF32 } from '../gguf/quant.js';
 import { ggmlCpuInput } from '../gguf/vec-dot.js';
 import { loadConfig, tensorName, validateTensors } from './model.js';
-import { sampleLogits } from './sampler.js';
+import { argmax } from './sampler.js';
 
 export interface ReferenceOptions {
   /** Positions each sequence's KV cache holds. */
@@ -275,8 +275,8 @@ export class ReferenceModel implements Backend {
     return this.evaluate(seq, tokens, pos);
   }
 
-  async forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
-    return sampleLogits(this.evaluate(seq, tokens, pos), params);
+  async forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number> {
+    return argmax(this.evaluate(seq, tokens, pos));
   }
 
   stats(): BackendStats {

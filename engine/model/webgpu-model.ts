@@ -6,7 +6,7 @@
 // layers (prompts run in chunks of up to PREFILL_CHUNK tokens). On GPUs, greedy decoding keeps the
 // next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
 import { freemem } from 'node:os';
-import type { Backend, BackendStats, SampleParams } from './backend.js';
+import type { Backend, BackendStats } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
@@ -15,14 +15,13 @@ import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor
 import type { ModelConfig } from '../gguf/hparams.js';
 import { loadConfig, tensorName, validateTensors } from './model.js';
 import { dequantize } from '../gguf/quant.js';
-import { sampleLogits } from './sampler.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
 import { kvElementBytes, kvF16 } from '../../kernels/kv.js';
 import { MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
-import { DeviceSampler, FALLBACK, samplerBytes } from '../../kernels/sample.js';
+import { GreedySampler, samplerBytes } from '../../kernels/sample.js';
 import { SiluMul } from '../../kernels/silu-mul.js';
 
 /** Most tokens per prefill command buffer (bounds the activation buffers). */
@@ -220,7 +219,7 @@ export class WebGpuModel implements Backend {
     private readonly ropeParams: RopeParams,
     private readonly attnParams: AttentionParams,
     private readonly swiglu: SiluMul,
-    private readonly sampler: DeviceSampler,
+    private readonly sampler: GreedySampler,
     private readonly logitsStaging: GPUBuffer,
     /** Two, so a step queued ahead copies its token while the previous one's is read. */
     private readonly tokenStaging: GPUBuffer[],
@@ -348,7 +347,7 @@ export class WebGpuModel implements Backend {
       Embedding.create(gpu, tokEmbd, b.tokens, b.x),
       norm(layers[0].attnNorm),
       SiluMul.create(gpu, b.gu, b.act, c.nFf),
-      DeviceSampler.create(gpu, b.logits, c.nVocab),
+      GreedySampler.create(gpu, b.logits, c.nVocab),
     ]);
     // After the last layer, the output norm (for every row; the logits take the last).
     const norms = await Promise.all(layers.map(async (_, l) => ({
@@ -402,33 +401,26 @@ export class WebGpuModel implements Backend {
     });
   }
 
-  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
+  forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number> {
     return this.serialize(async () => {
       const pending = this.ahead;
       this.ahead = undefined;
       let run: Submitted;
-      if (pending && pending.seq === seq && pending.pos === pos && tokens.length === 1 && tokens[0] === pending.token && params.temperature <= 0) {
+      if (pending && pending.seq === seq && pending.pos === pos && tokens.length === 1 && tokens[0] === pending.token) {
         run = pending;
       } else {
         if (pending) await this.discard(pending);
-        if (!this.sampler.supports(params)) return sampleLogits(await this.readLogits(this.step(seq, tokens, pos).work), params);
-        run = this.step(seq, tokens, pos, params);
+        run = this.step(seq, tokens, pos, true);
       }
-      // Greedy ids never fall back to the host, whose logits the next step would have overwritten.
       const end = pos + tokens.length;
-      const next = this.aheadSteps && !this.profiler && params.temperature <= 0 && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, params) : undefined;
+      const next = this.aheadSteps && !this.profiler && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, true) : undefined;
       const id = await this.readToken(run);
       if (next) {
         // The device starts the queued step about now, when the one before it is done.
         next.work.since = performance.now();
         this.ahead = { ...next, seq, pos: end, token: id };
       }
-      if (id !== FALLBACK) return id;
-      // The best candidates could not decide (no top-k, flat distribution): sample on the host.
-      const enc = this.gpu.device.createCommandEncoder({ label: 'logits readback' });
-      enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4);
-      this.gpu.device.queue.submit([enc.finish()]);
-      return sampleLogits(await this.readLogits(), params);
+      return id;
     });
   }
 
@@ -469,10 +461,10 @@ export class WebGpuModel implements Backend {
 
   /**
    * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
-   * ends with the logits copied for reading, or with sampling and the token copied. Returns what the
-   * readback waits for.
+   * ends with the logits copied for reading, or with the greedy pick and its token copied (`pick`).
+   * Returns what the readback waits for.
    */
-  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, sample?: SampleParams): Submitted {
+  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, pick = false): Submitted {
     const c = this.config;
     this.checkSeq(seq);
     const fed = tokens === DEVICE_TOKEN;
@@ -500,7 +492,7 @@ export class WebGpuModel implements Backend {
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
       // A decode step's ops are the same every token: built once per sequence.
       const ops = m === 1 ? (this.decodeOps[seq] ??= this.ops(seq, 1, true)) : this.ops(seq, m, last);
-      const sampling: Op | undefined = last && sample ? { label: 'sample', record: (pass) => this.sampler.record(pass, sample) } : undefined;
+      const sampling: Op | undefined = last && pick ? { label: 'sample', record: (pass) => this.sampler.record(pass) } : undefined;
       if (this.profiler) {
         // One timed pass per kernel.
         for (const op of sampling ? [...ops, sampling] : ops) {
@@ -514,7 +506,7 @@ export class WebGpuModel implements Backend {
         sampling?.record(pass, plan);
         pass.end();
       }
-      if (last && sample) {
+      if (last && pick) {
         enc.copyBufferToBuffer(this.sampler.result, 0, staging, 0, 4);
         // The input of a step queued before this token is read (aheadSteps).
         if (this.aheadSteps) enc.copyBufferToBuffer(this.sampler.result, 0, this.b.tokens, 0, 4);
@@ -585,7 +577,7 @@ export class WebGpuModel implements Backend {
     return ops;
   }
 
-  private async readLogits(work?: GpuWork): Promise<Float32Array> {
+  private async readLogits(work: GpuWork): Promise<Float32Array> {
     await this.gpu.mapRead(this.logitsStaging, work);
     const out = new Float32Array(this.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
     this.logitsStaging.unmap();

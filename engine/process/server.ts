@@ -6,7 +6,7 @@
 // own slot, whose cache the completion does not touch). Every request gets exactly one final
 // message: done, or error.
 import { readGGUF } from '../gguf/gguf.js';
-import type { Backend, SampleParams } from '../model/backend.js';
+import type { Backend } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
@@ -21,7 +21,6 @@ import {
 
 /** Prompt tokens per forward while prefilling; between chunks the server checks for newer requests. */
 const PREFILL_CHUNK = 512;
-const GREEDY_DEVICE: SampleParams = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
 
 interface Model {
   report: LoadReport;
@@ -344,11 +343,10 @@ class InferenceServer {
     t.reusedTokens = plan.reuse;
     this.totals.reusedTokens += plan.reuse;
 
-    const s = { ...GREEDY, ...req.sampling };
-    const sampler = s.temperature > 0 ? new Sampler({ temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }) : undefined;
+    const sampler = new Sampler({ ...GREEDY, ...req.sampling });
     const history = [...prompt];
     const step = async (tokens: number[], pos: number): Promise<number> => {
-      const next = sampler ? sampler.sample(await backend.forward(slot.seq, tokens, pos), history) : await backend.forwardSample(slot.seq, tokens, pos, GREEDY_DEVICE);
+      const next = sampler.greedy ? await backend.forwardGreedy(slot.seq, tokens, pos) : sampler.sample(await backend.forward(slot.seq, tokens, pos), history);
       slot.ran(pos, tokens);
       return next;
     };
