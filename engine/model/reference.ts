@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass for llama and qwen2, with one f32 KV cache per sequence. Weights are
 // dequantized to f32 once at load and all sums run in float64, so this is the numerical yardstick the
 // WebGPU model is tested against. Not the product path: it is slow and holds every weight as f32.
-import type { Backend, BackendStats } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from '../gguf/gguf.js';
 import type { ModelConfig } from '../gguf/hparams.js';
@@ -109,8 +109,7 @@ export class ReferenceModel implements Backend {
     const c = loadConfig(g);
     const tensors = validateTensors(g, c);
     const nSeq = opts.nSeq ?? 1;
-    if (!Number.isInteger(opts.nCtx) || opts.nCtx < 1) throw new GGUFError(g.path, `nCtx ${opts.nCtx} must be a positive integer`);
-    if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > 256) throw new GGUFError(g.path, `nSeq ${nSeq} must be an integer in 1..256`);
+    checkOpenOptions(g.path, opts.nCtx, nSeq);
     const limit = opts.maxWeightBytes ?? 2 ** 31;
     let weightBytes = 0;
     for (const t of tensors.values()) weightBytes += t.nelements * 4;
@@ -163,12 +162,8 @@ export class ReferenceModel implements Backend {
 
   /** Tokens held in a sequence's cache. */
   seqLength(seq: number): number {
-    this.checkSeq(seq);
+    checkSeq(this.path, this.nSeq, seq);
     return this.caches[seq]?.len ?? 0;
-  }
-
-  private checkSeq(seq: number): void {
-    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeq) throw new RangeError(`${this.path}: sequence ${seq} is outside 0..${this.nSeq - 1}`);
   }
 
   /**
@@ -177,15 +172,8 @@ export class ReferenceModel implements Backend {
    */
   evaluate(seq: number, tokens: readonly number[], pos: number, opts: EvaluateOptions = {}): Float32Array {
     const c = this.config;
-    this.checkSeq(seq);
+    checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLength(seq) }, seq, tokens, pos);
     const n = tokens.length;
-    if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
-    const len = this.seqLength(seq);
-    if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
-    if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
-    }
     const trace = opts.trace ?? (() => {});
     const ggmlCpu = opts.ggmlCpuActivations ?? false;
     const cache = (this.caches[seq] ??= {

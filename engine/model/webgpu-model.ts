@@ -6,7 +6,7 @@
 // layers (prompts run in chunks of up to PREFILL_CHUNK tokens). On GPUs, greedy decoding keeps the
 // next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
 import { freemem } from 'node:os';
-import type { Backend, BackendStats } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
@@ -235,8 +235,7 @@ export class WebGpuModel implements Backend {
     const c = loadConfig(g);
     const tensors = validateTensors(g, c);
     const nSeq = opts.nSeq ?? 1;
-    if (!Number.isInteger(opts.nCtx) || opts.nCtx < 1 || opts.nCtx > (1 << 24)) throw new GpuError(`${g.path}: nCtx ${opts.nCtx} must be an integer in 1..${1 << 24}`);
-    if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > 256) throw new GpuError(`${g.path}: nSeq ${nSeq} must be an integer in 1..256`);
+    checkOpenOptions(g.path, opts.nCtx, nSeq);
     for (const t of tensors.values()) {
       if (t.dims.length === 2 && t.dims[0] % 8 !== 0) throw new GpuError(`${g.path}: tensor "${t.name}" has rows of ${t.dims[0]} elements; the GPU kernels need a multiple of 8`);
     }
@@ -389,7 +388,7 @@ export class WebGpuModel implements Backend {
 
   /** Tokens held in a sequence's cache (not counting a step queued ahead). */
   seqLength(seq: number): number {
-    this.checkSeq(seq);
+    checkSeq(this.path, this.nSeq, seq);
     return this.ahead?.seq === seq ? this.ahead.pos : this.seqLen[seq];
   }
 
@@ -455,10 +454,6 @@ export class WebGpuModel implements Backend {
     return run;
   }
 
-  private checkSeq(seq: number): void {
-    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeq) throw new RangeError(`${this.path}: sequence ${seq} is outside 0..${this.nSeq - 1}`);
-  }
-
   /**
    * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
    * ends with the logits copied for reading, or with the greedy pick and its token copied (`pick`).
@@ -466,18 +461,9 @@ export class WebGpuModel implements Backend {
    */
   private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, pick = false): Submitted {
     const c = this.config;
-    this.checkSeq(seq);
     const fed = tokens === DEVICE_TOKEN;
+    checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLen[seq] }, seq, fed ? 1 : tokens, pos);
     const n = fed ? 1 : tokens.length;
-    if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
-    const len = this.seqLen[seq];
-    if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
-    if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
-    if (!fed) {
-      for (const t of tokens) {
-        if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
-      }
-    }
     this.gpu.check();
     // Steps of similar size take similar time per token: decode steps, short appends, prompt chunks.
     const staging = this.tokenStaging[this.nextStaging];
