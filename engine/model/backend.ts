@@ -44,8 +44,8 @@ export interface OpenOptions {
 }
 
 /** Most positions a sequence can hold, and most sequences, on either backend. */
-export const MAX_CTX = 1 << 24;
-export const MAX_SEQ = 256;
+const MAX_CTX = 1 << 24;
+const MAX_SEQ = 256;
 
 /** An option or a step a backend refuses (a RangeError); the message names the model file and the limit. */
 export class BackendInputError extends RangeError {
