@@ -4,7 +4,7 @@ import { Gpu, GpuError, submitPass } from '../engine/gpu/gpu.js';
 import { GGMLType, rowBytes, typeName, typeTraits } from '../engine/gguf/ggml.js';
 import { dequantize, f32ToF16, quantize } from '../engine/gguf/quant.js';
 import { INT8_LAYOUTS, tensorFromBytes, type GpuTensor } from '../engine/gpu/gpu-tensor.js';
-import { ggmlCpuInput } from '../engine/model/reference.js';
+import { ggmlCpuInput } from '../engine/gguf/vec-dot.js';
 import { MATMUL_TYPES, MatmulKernels } from './matmul.js';
 import { freshSeed, randomF32, readF32, rng, storage } from '../test/support/gpu-util.js';
 

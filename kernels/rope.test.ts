@@ -1,7 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gpu, submitPass } from '../engine/gpu/gpu.js';
-import { applyRope, ropeAngles, type ModelConfig, type RopeScaling } from '../engine/model/model.js';
+import type { ModelConfig, RopeScaling } from '../engine/gguf/hparams.js';
+import { applyRope, ropeAngles } from '../engine/gguf/rope.js';
 import { f16ToF32 } from '../engine/gguf/quant.js';
 import { Rope, RopeParams, ropeTable } from './rope.js';
 import { kvElementBytes } from './kv.js';

@@ -1,6 +1,7 @@
 // RoPE for a step's Q and K, and the store of K and V into the KV cache, in one dispatch.
 import { Dispatch, GpuError, type Gpu } from '../engine/gpu/gpu.js';
-import { ropeAngles, type ModelConfig } from '../engine/model/model.js';
+import type { ModelConfig } from '../engine/gguf/hparams.js';
+import { ropeAngles } from '../engine/gguf/rope.js';
 import { kvF16 as defaultKvF16, kvPrelude } from './kv.js';
 import src from './rope.wgsl';
 

@@ -10,7 +10,9 @@ import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
 import { ChatTemplate, fallbackTemplate, renderChat, specialTokens } from '../engine/prompt/chat-template.js';
 import { commonPrefix } from '../engine/process/slot.js';
 import { InferenceClient, type ExitInfo } from '../engine/process/client.js';
-import { PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type LoadReport, type Response } from '../engine/process/protocol.js';
+import { GREEDY, PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type LoadReport, type Response, type Sampling } from '../engine/process/protocol.js';
+import { ReferenceModel } from '../engine/model/reference.js';
+import { Sampler } from '../engine/model/sampler.js';
 import { greedy, serverBundle, tinyChatModel, tinyModel, withChatTemplate } from './support/inference-fixtures.js';
 
 const N_CTX = 512;
@@ -267,6 +269,33 @@ test('limits: stop strings, time budget, trimmed long documents, refused long ch
   assert.equal(e.code, 'context-overflow');
   assert.equal(e.available, N_CTX);
   assert.ok(e.needed! > N_CTX && /over the context of 512 tokens/.test(e.message));
+});
+
+test('sampling options reach the sampler: penalized greedy and seeded hot answers are the host Sampler\'s on the reference logits', async () => {
+  const prefix = 'def f(x):\n    return x', suffix = '\n';
+  const prompt = fimPrompt(prefix, suffix);
+  const cases: Partial<Sampling>[] = [
+    { temperature: 0, repeatPenalty: 1.5, repeatLastN: -1 },
+    { temperature: 0.9, topK: 20, topP: 0.9, minP: 0.02, seed: 7 },
+  ];
+  for (const sampling of cases) {
+    const tokens: number[] = [];
+    done(await client.complete({ prefix, suffix, maxTokens: 6, sampling }, (t) => tokens.push(t.token)).result);
+    // The same Sampler over the reference's logits, fed the same history.
+    const sampler = new Sampler({ ...GREEDY, ...sampling });
+    const ref = ReferenceModel.load(readGGUF(model), { nCtx: N_CTX });
+    const want: number[] = [], history = [...prompt];
+    for (let input = prompt, pos = 0; want.length < 6; input = [want[want.length - 1]]) {
+      const next = sampler.sample(await ref.forward(0, input, pos), history);
+      pos += input.length;
+      if (tok.isEog(next)) break;
+      want.push(next);
+      history.push(next);
+    }
+    assert.deepEqual(tokens, want, JSON.stringify(sampling));
+    // Neither is the plain greedy answer: the options changed what was picked.
+    assert.notDeepEqual(want, (await greedy(model, prompt, 6)).tokens, JSON.stringify(sampling));
+  }
 });
 
 test('kill -9 mid-stream: the request gets an error, the process restarts, reloads and answers correctly', async () => {

@@ -110,7 +110,7 @@ async function greedy(m: ReferenceModel | WebGpuModel, ids: number[], ggmlCpuAct
   const out: number[] = [];
   let input = ids, pos = 0;
   while (out.length < GEN) {
-    out.push(m instanceof ReferenceModel ? argmax(m.evaluate(0, input, pos, { ggmlCpuActivations })) : await m.forwardSample(0, input, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 }));
+    out.push(m instanceof ReferenceModel ? argmax(m.evaluate(0, input, pos, { ggmlCpuActivations })) : await m.forwardGreedy(0, input, pos));
     pos += input.length;
     input = [out[out.length - 1]];
   }

@@ -16,29 +16,28 @@ export interface BenchResult {
 }
 
 const WARM = 1000;
-const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
 
 /** Prefill `nPrompt` tokens, decode `nGen` greedily, then time one token appended to a warm 1000-token cache. */
 export async function runBench(backend: Backend, nPrompt: number, nGen: number): Promise<BenchResult> {
   const prompt = benchTokens(nPrompt, 1);
   // One untimed prompt-sized pass and one decode step warm pipelines and caches, as llama-bench's
   // warmup run does (test/bench-llama.ts does the same for llama.cpp).
-  const warmup = await backend.forwardSample(0, benchTokens(nPrompt, 4), 0, greedy);
-  await backend.forwardSample(0, [warmup], nPrompt, greedy);
+  const warmup = await backend.forwardGreedy(0, benchTokens(nPrompt, 4), 0);
+  await backend.forwardGreedy(0, [warmup], nPrompt);
 
   let t = performance.now();
-  let next = await backend.forwardSample(0, prompt, 0, greedy);
+  let next = await backend.forwardGreedy(0, prompt, 0);
   const prefillMs = performance.now() - t;
 
   t = performance.now();
-  for (let i = 0; i < nGen; i++) next = await backend.forwardSample(0, [next], nPrompt + i, greedy);
+  for (let i = 0; i < nGen; i++) next = await backend.forwardGreedy(0, [next], nPrompt + i);
   const decodeMs = performance.now() - t;
 
   let warm = 0;
   if (backend.nCtx > WARM) {
-    await backend.forwardSample(0, benchTokens(WARM, 2), 0, greedy);
+    await backend.forwardGreedy(0, benchTokens(WARM, 2), 0);
     t = performance.now();
-    await backend.forwardSample(0, benchTokens(1, 3), WARM, greedy);
+    await backend.forwardGreedy(0, benchTokens(1, 3), WARM);
     warm = performance.now() - t;
   }
   return { prefill_tok_s: nPrompt / (prefillMs / 1000), decode_tok_s: nGen / (decodeMs / 1000), warm_ttft_ms: warm };
@@ -54,11 +53,11 @@ export interface DecodeProfile {
 
 /** GPU time per kernel of `steps` greedy decode steps after an `nPrompt`-token prompt. */
 export async function profileDecode(model: WebGpuModel, nPrompt: number, steps: number): Promise<DecodeProfile> {
-  let next = await model.forwardSample(0, benchTokens(nPrompt, 1), 0, greedy);
+  let next = await model.forwardGreedy(0, benchTokens(nPrompt, 1), 0);
   model.profile(true);
   try {
     const t = performance.now();
-    for (let i = 0; i < steps; i++) next = await model.forwardSample(0, [next], nPrompt + i, greedy);
+    for (let i = 0; i < steps; i++) next = await model.forwardGreedy(0, [next], nPrompt + i);
     const wall = (performance.now() - t) / steps;
     const kernels = (await model.takeProfile())
       .map((k) => ({ kernel: k.kernel, calls_per_token: k.calls / steps, ms_per_token: k.ms / steps }))

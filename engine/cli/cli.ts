@@ -5,8 +5,9 @@ import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { loadConfig } from '../model/model.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
-import { Sampler, defaultSamplerParams } from '../model/sampler.js';
-import { openBackend, type Backend, type BackendName } from '../model/backend.js';
+import { Sampler, defaultSampling as defaultSamplerParams } from '../model/sampler.js';
+import type { Backend, BackendName } from '../model/backend.js';
+import { openBackend } from '../model/open.js';
 import { profileDecode, runBench } from './bench.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
@@ -217,7 +218,7 @@ async function generate(flags: Flags) {
       const t = performance.now();
       // Greedy without penalties picks on the device: one id comes back instead of n_vocab logits.
       const id = onDevice
-        ? await backend.forwardSample(0, pending, pos, { temperature: 0, topK: 0, topP: 1, uniform: 0 })
+        ? await backend.forwardGreedy(0, pending, pos)
         : sampler.sample(await backend.forward(0, pending, pos), history);
       if (i === 0) { prefillMs = performance.now() - t; decodeStart = performance.now(); }
       steps++;

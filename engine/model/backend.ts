@@ -1,20 +1,9 @@
 // The one interface every compute path implements: the plain TypeScript reference (for tests and
 // debugging) and the WebGPU model (the product path). Callers never branch on which one they hold.
-import type { GGUF } from '../gguf/gguf.js';
-import type { ModelConfig } from './model.js';
-import { ReferenceModel } from './reference.js';
-import { WebGpuModel } from './webgpu-model.js';
+// Both refuse the same options and steps with the same checks, here.
+import type { ModelConfig } from '../gguf/hparams.js';
 
 export type BackendName = 'webgpu' | 'reference';
-
-export interface SampleParams {
-  /** <= 0 means greedy. */
-  temperature: number;
-  topK: number;
-  topP: number;
-  /** Uniform random number in [0, 1) drawn by the caller's seeded generator. */
-  uniform: number;
-}
 
 export interface BackendStats {
   /** What computes: the GPU adapter's description, or 'cpu'. */
@@ -37,8 +26,11 @@ export interface Backend {
    * replaced, so passing a smaller pos truncates the cache to that prefix. Returns the last token's logits.
    */
   forward(seq: number, tokens: number[], pos: number): Promise<Float32Array>;
-  /** Like forward, but samples on the device so only the token id comes back. */
-  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number>;
+  /**
+   * Like forward, but returns the argmax of the last token's logits (lower id on ties), picked on
+   * the device so only the token id comes back. Any other sampling runs the Sampler on forward's logits.
+   */
+  forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number>;
   stats(): BackendStats;
   dispose(): void;
 }
@@ -51,8 +43,44 @@ export interface OpenOptions {
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
-/** Loads the model onto the named backend. WebGPU never falls back to the reference silently. */
-export async function openBackend(g: GGUF, name: BackendName, o: OpenOptions): Promise<Backend> {
-  if (name === 'reference') return ReferenceModel.load(g, o);
-  return WebGpuModel.load(g, o);
+/** Most positions a sequence can hold, and most sequences, on either backend. */
+const MAX_CTX = 1 << 24;
+const MAX_SEQ = 256;
+
+/** An option or a step a backend refuses (a RangeError); the message names the model file and the limit. */
+export class BackendInputError extends RangeError {
+  constructor(path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = 'BackendInputError';
+  }
+}
+
+/** Checks a backend's nCtx and nSeq for the model at `path`. */
+export function checkOpenOptions(path: string, nCtx: number, nSeq: number): void {
+  if (!Number.isInteger(nCtx) || nCtx < 1 || nCtx > MAX_CTX) throw new BackendInputError(path, `nCtx ${nCtx} must be a positive integer, at most ${MAX_CTX}`);
+  if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > MAX_SEQ) throw new BackendInputError(path, `nSeq ${nSeq} must be an integer in 1..${MAX_SEQ}`);
+}
+
+/** Checks that `seq` names one of a backend's nSeq sequences. */
+export function checkSeq(path: string, nSeq: number, seq: number): void {
+  if (!Number.isInteger(seq) || seq < 0 || seq >= nSeq) throw new BackendInputError(path, `sequence ${seq} is outside 0..${nSeq - 1}`);
+}
+
+/** What a step is checked against: the backend's limits and how many tokens the sequence holds. */
+export interface StepLimits { nSeq: number; nCtx: number; nVocab: number; held: number }
+
+/**
+ * Checks a step of `tokens` at positions pos.. of `seq` (see Backend.forward). `tokens` may be a
+ * count instead, for tokens that are already on the device and need no range check.
+ */
+export function checkStep(path: string, l: StepLimits, seq: number, tokens: readonly number[] | number, pos: number): void {
+  checkSeq(path, l.nSeq, seq);
+  const n = typeof tokens === 'number' ? tokens : tokens.length;
+  if (n === 0) throw new BackendInputError(path, 'no tokens to evaluate');
+  if (!Number.isInteger(pos) || pos < 0 || pos > l.held) throw new BackendInputError(path, `position ${pos} is outside 0..${l.held} (sequence ${seq} holds ${l.held} tokens)`);
+  if (pos + n > l.nCtx) throw new BackendInputError(path, `positions ${pos}..${pos + n - 1} exceed the context of ${l.nCtx}`);
+  if (typeof tokens === 'number') return;
+  for (const t of tokens) {
+    if (!Number.isInteger(t) || t < 0 || t >= l.nVocab) throw new BackendInputError(path, `token ${t} is outside the vocabulary 0..${l.nVocab - 1}`);
+  }
 }

@@ -2,58 +2,9 @@
 // against the configuration. Shared by the reference forward pass and the WebGPU model.
 import { GGMLType, SUPPORTED_TYPES, typeName } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, metaArray, metaNumber, metaString } from '../gguf/gguf.js';
+import type { Arch, ModelConfig, RopeScaling } from '../gguf/hparams.js';
 
-export type Arch = 'llama' | 'qwen2';
 export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2'];
-
-
-export interface RopeScaling {
-  type: 'none' | 'linear' | 'yarn';
-  /** Context extension factor; positions are interpolated by 1/factor. 1 when type is 'none'. */
-  factor: number;
-  /** Context length the model was trained at before extension (YaRN's correction range). */
-  origCtx: number;
-  /** YaRN's mix between interpolation and extrapolation; 0 disables the ramp (llama.cpp: 1 for yarn). */
-  extFactor: number;
-  /** Magnitude scale passed to rope (llama.cpp's cparams.yarn_attn_factor after its adjustments). */
-  attnFactor: number;
-  betaFast: number;
-  betaSlow: number;
-}
-
-export interface ModelConfig {
-  arch: Arch;
-  name: string;
-  nVocab: number;
-  nCtxTrain: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  nFf: number;
-  rmsEps: number;
-  /** Scale applied to Q·K before softmax. */
-  attnScale: number;
-  /**
-   * false: rope rotates adjacent pairs (x[2i], x[2i+1]), ggml's normal mode; true: x[i] with
-   * x[i + nRot/2] (NEOX). llama.cpp permutes llama's Q/K rows at conversion so llama runs normal
-   * mode; qwen2 runs NEOX.
-   */
-  ropeNeox: boolean;
-  /** Rotated dimensions per head (equal to headDim for the archs we run). */
-  nRot: number;
-  ropeFreqBase: number;
-  ropeScaling: RopeScaling;
-  /** `rope_freqs.weight` present (llama 3 frequency factors divide each pair's angle). */
-  ropeFreqs: boolean;
-  /** Which optional bias tensors the file has (the same in every layer). */
-  bias: { qkv: boolean; attnOut: boolean; ffn: boolean };
-  /** No `output.weight`: the output projection reuses `token_embd.weight`. */
-  tiedEmbeddings: boolean;
-  /** general.file_type (llama_ftype), when present. */
-  fileType?: number;
-}
 
 // Bounds keep a hostile header from driving huge allocations before tensor shapes are checked.
 const LIMITS = { nLayer: 512, nEmbd: 1 << 16, nHead: 1024, headDim: 1024, nFf: 1 << 18, nVocab: 1 << 22, nCtx: 1 << 24 };
@@ -242,52 +193,4 @@ export function validateTensors(g: GGUF, c: ModelConfig): Map<string, GGUFTensor
     throw new GGUFError(g.path, `unexpected tensor(s) ${shown} for a ${c.arch} model with this metadata`);
   }
   return found;
-}
-
-/**
- * YaRN's correction range (ggml_rope_yarn_corr_dims): pair indices below dims[0] extrapolate,
- * above dims[1] interpolate, with a linear ramp between.
- */
-export function yarnCorrDims(ropeDim: number, origCtx: number, freqBase: number, betaFast: number, betaSlow: number): [number, number] {
-  const corrDim = (nRot: number) => (ropeDim * Math.log(origCtx / (nRot * 2 * Math.PI))) / (2 * Math.log(freqBase));
-  return [Math.max(0, Math.floor(corrDim(betaFast))), Math.min(ropeDim - 1, Math.ceil(corrDim(betaSlow)))];
-}
-
-/**
- * cos and sin of each rotated pair at one position, as ggml's rope_yarn computes them (the
- * magnitude scale is folded in). `freqFactors` divides each pair's angle (llama 3 rope_freqs).
- */
-export function ropeAngles(c: ModelConfig, pos: number, freqFactors?: Float32Array): { cos: Float64Array; sin: Float64Array } {
-  const half = c.nRot / 2;
-  const s = c.ropeScaling;
-  const freqScale = 1 / s.factor;
-  const corr = s.extFactor !== 0 ? yarnCorrDims(c.nRot, s.origCtx, c.ropeFreqBase, s.betaFast, s.betaSlow) : [0, 0];
-  const mscale = s.extFactor !== 0 ? s.attnFactor * (1 + 0.1 * Math.log(1 / freqScale)) : s.attnFactor;
-  const cos = new Float64Array(half);
-  const sin = new Float64Array(half);
-  for (let i = 0; i < half; i++) {
-    const extrap = (pos * Math.pow(c.ropeFreqBase, (-2 * i) / c.nRot)) / (freqFactors ? freqFactors[i] : 1);
-    const interp = freqScale * extrap;
-    let theta = interp;
-    if (s.extFactor !== 0) {
-      const y = (i - corr[0]) / Math.max(0.001, corr[1] - corr[0]);
-      const ramp = (1 - Math.min(1, Math.max(0, y))) * s.extFactor;
-      theta = interp * (1 - ramp) + extrap * ramp;
-    }
-    cos[i] = Math.cos(theta) * mscale;
-    sin[i] = Math.sin(theta) * mscale;
-  }
-  return { cos, sin };
-}
-
-/** Rotates the first nRot elements of the head vector at x[off] in place. */
-export function applyRope(x: Float32Array, off: number, neox: boolean, cos: Float64Array, sin: Float64Array): void {
-  const half = cos.length;
-  for (let i = 0; i < half; i++) {
-    const a = neox ? off + i : off + 2 * i;
-    const b = neox ? a + half : a + 1;
-    const x0 = x[a], x1 = x[b];
-    x[a] = x0 * cos[i] - x1 * sin[i];
-    x[b] = x0 * sin[i] + x1 * cos[i];
-  }
 }

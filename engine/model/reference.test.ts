@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { metadataEntries, writeGGUF } from '../gguf/gguf-writer.js';
-import { ReferenceModel, sampleLogits } from './reference.js';
+import { ReferenceModel } from './reference.js';
 import { fixtureModel } from '../../test/support/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-reference-'));
@@ -128,29 +128,10 @@ test('trace reports named activations; result_output is the returned logits', ()
   assert.deepEqual(out, logits);
 });
 
-test('sampleLogits: greedy, top-k, top-p, and the uniform draw', () => {
-  const logits = Float32Array.from([0, 3, 1, 3.5, -2]);
-  const p = { temperature: 1, topK: 0, topP: 1, uniform: 0 };
-  assert.equal(sampleLogits(logits, { ...p, temperature: 0, uniform: 0.99 }), 3);
-  assert.equal(sampleLogits(logits, { ...p, topK: 1, uniform: 0.99 }), 3);
-  assert.equal(sampleLogits(logits, { ...p, uniform: 0 }), 3);
-  // Descending probabilities: ids 3, 1, 2, 0, 4. The last sliver of the CDF is id 4.
-  assert.equal(sampleLogits(logits, { ...p, uniform: 0.9999999 }), 4);
-  const e = [0, 3, 1, 3.5, -2].map(Math.exp);
-  const z = e.reduce((a, b) => a + b);
-  // Just past the first token's mass lands on the second.
-  assert.equal(sampleLogits(logits, { ...p, uniform: e[3] / z + 1e-6 }), 1);
-  // top-k 2 renormalizes over {3, 1}; top-p 0.5 keeps only id 3 (its mass is above 0.5).
-  assert.equal(sampleLogits(logits, { ...p, topK: 2, uniform: 0.9999 }), 1);
-  assert.equal(sampleLogits(logits, { ...p, topP: 0.5, uniform: 0.9999 }), 3);
-  // Lower temperature sharpens: the same draw that picks id 1 at T=1 picks id 3 at T=0.1.
-  assert.equal(sampleLogits(logits, { ...p, temperature: 0.1, uniform: e[3] / z + 1e-6 }), 3);
-});
-
-test('the Backend interface: forward and forwardSample agree with evaluate', async () => {
+test('the Backend interface: forward and forwardGreedy agree with evaluate', async () => {
   const m = ReferenceModel.load(readGGUF(llamaPath), { nCtx: 16 });
   const logits = await m.forward(0, tokens.slice(0, 4), 0);
-  const id = await m.forwardSample(0, [tokens[4]], 4, { temperature: 0, topK: 0, topP: 1, uniform: 0 });
+  const id = await m.forwardGreedy(0, [tokens[4]], 4);
   const fresh = ReferenceModel.load(readGGUF(llamaPath), { nCtx: 16 });
   assert.deepEqual(fresh.evaluate(0, tokens.slice(0, 4), 0), logits);
   const next = fresh.evaluate(0, [tokens[4]], 4);

@@ -1,11 +1,15 @@
 // Plain TypeScript forward pass for llama and qwen2, with one f32 KV cache per sequence. Weights are
 // dequantized to f32 once at load and all sums run in float64, so this is the numerical yardstick the
 // WebGPU model is tested against. Not the product path: it is slow and holds every weight as f32.
-import type { Backend, BackendStats, SampleParams } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from '../gguf/gguf.js';
-import { ModelConfig, applyRope, loadConfig, ropeAngles, tensorName, validateTensors } from './model.js';
-import { bf16ToF32, dequantize, f16ToF32, f32ToBF16, f32ToF16 } from '../gguf/quant.js';
+import type { ModelConfig } from '../gguf/hparams.js';
+import { applyRope, ropeAngles } from '../gguf/rope.js';
+import { dequantize, f16ToF32 } from '../gguf/quant.js';
+import { ggmlCpuInput } from '../gguf/vec-dot.js';
+import { loadConfig, tensorName, validateTensors } from './model.js';
+import { argmax } from './sampler.js';
 
 export interface ReferenceOptions {
   /** Positions each sequence's KV cache holds. */
@@ -59,65 +63,6 @@ function matmul(w: Float32Array, nIn: number, nOut: number, x: Float32Array, nTo
   }
 }
 
-const f = Math.fround;
-
-/** Round half to even, as the SIMD quantizers (_mm256_round_ps) round. */
-function roundEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && (r & 1) !== 0 ? r - 1 : r;
-}
-
-/**
- * The values llama.cpp's CPU matmul actually multiplies a weight of `type` with: the input converted
- * to that type's vec_dot type (ggml-cpu type_traits), read back as f32. For Q8_1 (the Q4_1 / Q5_1
- * partner) also returns, per block of 32, how far its stored sum f16(d * sum q) is from the sum of
- * the returned values: the dot product multiplies the weight block's min by the stored sum.
- */
-export function ggmlCpuInput(type: GGMLType, x: Float32Array): { x: Float32Array; sumError?: Float32Array } {
-  const y = new Float32Array(x.length);
-  switch (type) {
-    case GGMLType.F32:
-      return { x };
-    case GGMLType.F16:
-      for (let i = 0; i < x.length; i++) y[i] = f16ToF32(f32ToF16(x[i]));
-      return { x: y };
-    case GGMLType.BF16:
-      for (let i = 0; i < x.length; i++) y[i] = bf16ToF32(f32ToBF16(x[i]));
-      return { x: y };
-    case GGMLType.Q4_0: case GGMLType.Q4_1: case GGMLType.Q5_0: case GGMLType.Q5_1: case GGMLType.Q8_0: {
-      // Q8_0 / Q8_1 blocks of 32: q = round(x * 127 / amax), scale stored as f16.
-      const q81 = type === GGMLType.Q4_1 || type === GGMLType.Q5_1;
-      const sumError = q81 ? new Float32Array(x.length / 32) : undefined;
-      for (let b = 0; b < x.length; b += 32) {
-        let amax = 0;
-        for (let i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(x[i]));
-        const d = f(amax / 127);
-        const dh = f16ToF32(f32ToF16(d));
-        const id = amax ? f(127 / amax) : 0;
-        let qsum = 0;
-        for (let i = b; i < b + 32; i++) {
-          const q = roundEven(f(x[i] * id));
-          qsum += q;
-          y[i] = dh * q;
-        }
-        if (sumError) sumError[b / 32] = f16ToF32(f32ToF16(f(d * qsum))) - dh * qsum;
-      }
-      return { x: y, sumError };
-    }
-    default:
-      // K-quants: Q8_K blocks of 256 with an f32 scale, signed by the element of largest magnitude.
-      for (let b = 0; b < x.length; b += 256) {
-        let max = 0;
-        for (let i = b; i < b + 256; i++) if (Math.abs(x[i]) > Math.abs(max)) max = x[i];
-        if (max === 0) continue;
-        const iscale = f(-127 / max);
-        const d = f(1 / iscale);
-        for (let i = b; i < b + 256; i++) y[i] = d * Math.min(127, roundEven(f(iscale * x[i])));
-      }
-      return { x: y };
-  }
-}
-
 /** Per-block minimums of a Q4_1 / Q5_1 tensor (the f16 `m` after each block's `d`). */
 function blockMins(type: GGMLType, bytes: Uint8Array): Float32Array | undefined {
   if (type !== GGMLType.Q4_1 && type !== GGMLType.Q5_1) return undefined;
@@ -135,31 +80,6 @@ function rmsNorm(x: Float32Array, nTok: number, n: number, weight: Float32Array,
     const scale = 1 / Math.sqrt(ss / n + eps);
     for (let i = 0; i < n; i++) out[o + i] = x[o + i] * scale * weight[i];
   }
-}
-
-/** Picks a token from logits: argmax when temperature <= 0, else top-k, then top-p, then `uniform`. */
-export function sampleLogits(logits: Float32Array, p: SampleParams): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  if (p.temperature <= 0) return best;
-  let ids = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
-  if (p.topK > 0) ids = ids.slice(0, p.topK);
-  const max = logits[ids[0]];
-  let probs = ids.map((i) => Math.exp((logits[i] - max) / p.temperature));
-  const total = probs.reduce((a, b) => a + b, 0);
-  probs = probs.map((x) => x / total);
-  if (p.topP < 1) {
-    let cum = 0, keep = 0;
-    while (keep < probs.length && cum < p.topP) cum += probs[keep++];
-    ids = ids.slice(0, keep);
-    probs = probs.slice(0, keep).map((x) => x / cum);
-  }
-  let cum = 0;
-  for (let j = 0; j < ids.length; j++) {
-    cum += probs[j];
-    if (p.uniform < cum) return ids[j];
-  }
-  return ids[ids.length - 1];
 }
 
 export class ReferenceModel implements Backend {
@@ -189,8 +109,7 @@ export class ReferenceModel implements Backend {
     const c = loadConfig(g);
     const tensors = validateTensors(g, c);
     const nSeq = opts.nSeq ?? 1;
-    if (!Number.isInteger(opts.nCtx) || opts.nCtx < 1) throw new GGUFError(g.path, `nCtx ${opts.nCtx} must be a positive integer`);
-    if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > 256) throw new GGUFError(g.path, `nSeq ${nSeq} must be an integer in 1..256`);
+    checkOpenOptions(g.path, opts.nCtx, nSeq);
     const limit = opts.maxWeightBytes ?? 2 ** 31;
     let weightBytes = 0;
     for (const t of tensors.values()) weightBytes += t.nelements * 4;
@@ -243,12 +162,8 @@ export class ReferenceModel implements Backend {
 
   /** Tokens held in a sequence's cache. */
   seqLength(seq: number): number {
-    this.checkSeq(seq);
+    checkSeq(this.path, this.nSeq, seq);
     return this.caches[seq]?.len ?? 0;
-  }
-
-  private checkSeq(seq: number): void {
-    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeq) throw new RangeError(`${this.path}: sequence ${seq} is outside 0..${this.nSeq - 1}`);
   }
 
   /**
@@ -257,15 +172,8 @@ export class ReferenceModel implements Backend {
    */
   evaluate(seq: number, tokens: readonly number[], pos: number, opts: EvaluateOptions = {}): Float32Array {
     const c = this.config;
-    this.checkSeq(seq);
+    checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLength(seq) }, seq, tokens, pos);
     const n = tokens.length;
-    if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
-    const len = this.seqLength(seq);
-    if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
-    if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
-    }
     const trace = opts.trace ?? (() => {});
     const ggmlCpu = opts.ggmlCpuActivations ?? false;
     const cache = (this.caches[seq] ??= {
@@ -355,8 +263,8 @@ export class ReferenceModel implements Backend {
     return this.evaluate(seq, tokens, pos);
   }
 
-  async forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
-    return sampleLogits(this.evaluate(seq, tokens, pos), params);
+  async forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number> {
+    return argmax(this.evaluate(seq, tokens, pos));
   }
 
   stats(): BackendStats {

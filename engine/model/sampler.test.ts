@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sampler, defaultSamplerParams, type SamplerParams } from './sampler.js';
+import { Sampler, argmax, defaultSampling, type Sampling } from './sampler.js';
 import { rng as mulberry32 } from '../../test/support/rng.js';
 
 
 const randomLogits = (rnd: () => number, n: number) => Float32Array.from({ length: n }, () => (rnd() - 0.5) * 20);
-const params = (p: Partial<SamplerParams>): SamplerParams => ({ ...defaultSamplerParams, ...p });
+const params = (p: Partial<Sampling>): Sampling => ({ ...defaultSampling, ...p });
 
 /**
  * What the filters should leave, written out plainly from llama.cpp's definitions: penalized logits,
  * the k largest (lower id first on ties), the shortest prefix with softmax mass >= topP, those with
  * probability >= minP * max, then softmax at the temperature.
  */
-function expectedDistribution(logits: number[], history: number[], p: SamplerParams): Map<number, number> {
+function expectedDistribution(logits: number[], history: number[], p: Sampling): Map<number, number> {
   const l = [...logits];
   const recent = p.repeatLastN < 0 ? history : history.slice(Math.max(0, history.length - p.repeatLastN));
   for (const t of new Set(p.repeatLastN === 0 ? [] : recent)) l[t] = l[t] <= 0 ? l[t] * p.repeatPenalty : l[t] / p.repeatPenalty;
@@ -57,6 +57,21 @@ test('greedy: argmax of the logits, lowest id on ties, for any temperature <= 0'
   assert.equal(new Sampler(params({ temperature: 0 })).sample(Float32Array.of(-Infinity, -Infinity), []), 0);
 });
 
+test('greedy (what the device picks itself) is the argmax of the raw logits: no temperature and no penalty', () => {
+  const logits = Float32Array.of(1, 4, 3.9, -2);
+  const history = [1, 1, 0];
+  for (const [p, greedy] of [
+    [{ temperature: 0 }, true], [{ temperature: -1, repeatPenalty: 1.5, repeatLastN: 0 }, true],
+    [{ temperature: 0.5 }, false], [{ temperature: 0, repeatPenalty: 1.5 }, false],
+  ] as [Partial<Sampling>, boolean][]) {
+    const s = new Sampler(params(p));
+    assert.equal(s.greedy, greedy, JSON.stringify(p));
+    if (greedy) assert.equal(s.sample(logits, history), argmax(logits), JSON.stringify(p));
+  }
+  // The penalty moves the pick off the raw argmax: why a penalized greedy sampler is not greedy.
+  assert.equal(new Sampler(params({ temperature: 0, repeatPenalty: 1.5 })).sample(logits, history), 2);
+});
+
 test('top-k = 1 picks the greedy token at any temperature', () => {
   const rnd = mulberry32(2);
   const s = new Sampler(params({ topK: 1, topP: 1, minP: 0, temperature: 5, seed: 9 }));
@@ -83,7 +98,7 @@ test('the same seed gives the same sequence; other seeds differ', () => {
 test('empirical frequencies match the filtered softmax (top-k, top-p, min-p, temperature)', () => {
   // Logit order differs from id order so sorting matters.
   const logits = [0.5, 2.0, -1, 1.5, 2.0, -3, 1.0, 0.0, -2, 1.2, -0.5, 0.8];
-  const cases: Partial<SamplerParams>[] = [
+  const cases: Partial<Sampling>[] = [
     { topK: 0, topP: 1, minP: 0, temperature: 1 },
     { topK: 5, topP: 1, minP: 0, temperature: 0.7 },
     { topK: 0, topP: 0.8, minP: 0, temperature: 1.3 },

@@ -1,7 +1,9 @@
 // Token sampling with llama.cpp's semantics and order: repetition penalty, top-k, top-p, min-p,
-// temperature, then a draw from a seeded PRNG (deterministic per seed and call sequence).
+// temperature, then a draw from a seeded PRNG (deterministic per seed and call sequence). `Sampling`
+// is the one set of sampling options: the CLI's flags, the protocol's requests and the server use it.
+// The device only picks the argmax (Backend.forwardGreedy); everything else samples here, on the logits.
 
-export interface SamplerParams {
+export interface Sampling {
   /** <= 0: greedy (argmax of the penalized logits, lowest id on ties). */
   temperature: number;
   /** Keep the k most likely tokens; 0 keeps all. */
@@ -19,7 +21,7 @@ export interface SamplerParams {
 }
 
 /** llama.cpp's common defaults (the seed is fixed so runs are reproducible unless chosen otherwise). */
-export const defaultSamplerParams: Readonly<SamplerParams> = Object.freeze({
+export const defaultSampling: Readonly<Sampling> = Object.freeze({
   temperature: 0.8,
   topK: 40,
   topP: 0.95,
@@ -29,7 +31,7 @@ export const defaultSamplerParams: Readonly<SamplerParams> = Object.freeze({
   seed: 0,
 });
 
-function checkParams(p: SamplerParams): void {
+function checkSampling(p: Sampling): void {
   const bad = (name: string, why: string) => { throw new Error(`sampler: ${name} = ${(p as unknown as Record<string, unknown>)[name]} ${why}`); };
   if (typeof p.temperature !== 'number' || !Number.isFinite(p.temperature)) bad('temperature', 'must be a finite number');
   if (!Number.isSafeInteger(p.topK) || p.topK < 0) bad('topK', 'must be an integer >= 0');
@@ -76,7 +78,7 @@ function rotl(x: number, k: number): number {
 }
 
 export class Sampler {
-  readonly params: Readonly<SamplerParams>;
+  readonly params: Readonly<Sampling>;
   private readonly rng: Rng;
   // Scratch reused across calls: penalized logits, candidate ids (sorted by logit, descending), weights.
   private work = new Float32Array(0);
@@ -84,11 +86,17 @@ export class Sampler {
   private weights = new Float64Array(0);
   private readonly seen = new Set<number>();
 
-  constructor(params: Partial<SamplerParams> = {}) {
-    const p = { ...defaultSamplerParams, ...params };
-    checkParams(p);
+  constructor(params: Partial<Sampling> = {}) {
+    const p = { ...defaultSampling, ...params };
+    checkSampling(p);
     this.params = Object.freeze(p);
     this.rng = new Rng(p.seed);
+  }
+
+  /** No temperature and no penalty: the pick is the argmax of the raw logits, which the device makes itself. */
+  get greedy(): boolean {
+    const p = this.params;
+    return p.temperature <= 0 && (p.repeatPenalty === 1 || p.repeatLastN === 0);
   }
 
   /** Picks the next token id from `logits` (not modified); `history` is the context so far (prompt + output). */
@@ -192,7 +200,8 @@ export class Sampler {
   }
 }
 
-function argmax(l: Float32Array): number {
+/** The index of the largest logit, the lowest on ties. */
+export function argmax(l: Float32Array): number {
   let best = 0;
   for (let i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
   return best;

@@ -11,7 +11,8 @@ import { readGGUF, readTensorBytes, type GGUF } from '../gguf/gguf.js';
 import { metadataEntries, writeGGUF } from '../gguf/gguf-writer.js';
 import { dequantize, quantize } from '../gguf/quant.js';
 import { OutOfMemoryError } from '../gpu/gpu.js';
-import { ReferenceModel, sampleLogits } from './reference.js';
+import { ReferenceModel } from './reference.js';
+import { Sampler, argmax } from './sampler.js';
 import { PREFILL_CHUNK, WebGpuModel } from './webgpu-model.js';
 import { fixtureModel } from '../../test/support/fixtures.js';
 import { assertClose, freshSeed, rng } from '../../test/support/gpu-util.js';
@@ -83,28 +84,14 @@ test('prompts longer than a chunk, then decode over split keys', async () => {
   await same(1, tokens(5, rand), PREFILL_CHUNK + 38, `5-token step, seed ${seed}`);
 });
 
-test('device sampling follows the reference rules on the same logits', async () => {
+test('greedy on the device picks what the host sampler picks from the same logits', async () => {
   const seed = freshSeed();
   const rand = rng(seed);
-  const prompt = tokens(6, rand);
-  const logits = await gpu.forward(0, prompt, 0);
-  const sample = (p: { temperature: number; topK: number; topP: number; uniform: number }) => gpu.forwardSample(0, prompt, 0, p);
-  assert.equal(await sample({ temperature: 0, topK: 0, topP: 1, uniform: 0.3 }), sampleLogits(logits, { temperature: 0, topK: 0, topP: 1, uniform: 0.3 }));
-  const params = [
-    { temperature: 0.8, topK: 40, topP: 0.9 },
-    // Above the device's top-k: the host samples.
-    { temperature: 1.2, topK: 500, topP: 0.95 },
-    // Flat (hot) and no top-k: the device's candidates cannot decide and the host samples.
-    { temperature: 50, topK: 0, topP: 0.5 },
-  ];
-  for (const p of params) {
-    for (let i = 0; i < 4; i++) {
-      const u = rand();
-      const want = sampleLogits(logits, { ...p, uniform: u });
-      // Away from CDF boundaries, where f32 and float64 sums could disagree.
-      if (sampleLogits(logits, { ...p, uniform: Math.max(0, u - 1e-5) }) !== want || sampleLogits(logits, { ...p, uniform: u + 1e-5 }) !== want) continue;
-      assert.equal(await sample({ ...p, uniform: u }), want, `${JSON.stringify(p)} uniform ${u}, seed ${seed}`);
-    }
+  const host = new Sampler({ temperature: 0 });
+  for (let i = 0; i < 3; i++) {
+    const prompt = tokens(6, rand);
+    const logits = await gpu.forward(0, prompt, 0);
+    assert.equal(await gpu.forwardGreedy(0, prompt, 0), host.sample(logits, prompt), `prompt ${i}, seed ${seed}`);
   }
 });
 
@@ -139,17 +126,16 @@ test('greedy steps queued ahead give the same tokens; a step the caller does not
   try {
     const seed = freshSeed();
     const rand = rng(seed);
-    const greedy = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
     const prompt = tokens(5, rand);
     // `gpu` runs the same kernels one step at a time: the ids must be identical.
-    let want = await gpu.forwardSample(0, prompt, 0, greedy);
-    let got = await m.forwardSample(0, prompt, 0, greedy);
+    let want = await gpu.forwardGreedy(0, prompt, 0);
+    let got = await m.forwardGreedy(0, prompt, 0);
     let pos = prompt.length;
     for (let i = 0; i < 6; i++, pos++) {
       assert.equal(got, want, `step ${i}, seed ${seed}`);
       assert.equal(m.seqLength(0), pos, 'the step queued ahead is not counted');
-      want = await gpu.forwardSample(0, [want], pos, greedy);
-      got = await m.forwardSample(0, [got], pos, greedy);
+      want = await gpu.forwardGreedy(0, [want], pos);
+      got = await m.forwardGreedy(0, [got], pos);
     }
     assert.equal(got, want, `last step, seed ${seed}`);
     // Another sequence takes over: the step queued for sequence 0 is dropped.
@@ -157,22 +143,18 @@ test('greedy steps queued ahead give the same tokens; a step the caller does not
     assertClose(await m.forward(1, other, 0), await ref.forward(1, other, 0), TOL, `other sequence, seed ${seed}`);
     await assert.rejects(m.forward(0, [1], pos + 1), /position \d+ is outside/, 'the dropped step is not in the cache');
     // Sequence 0 goes on with a token other than the one the device fed, at the queued position.
-    let t = sampleLogits(await ref.forward(0, prompt, 0), greedy);
-    for (let p = prompt.length; p < pos; p++) t = sampleLogits(await ref.forward(0, [t], p), greedy);
+    let t = argmax(await ref.forward(0, prompt, 0));
+    for (let p = prompt.length; p < pos; p++) t = argmax(await ref.forward(0, [t], p));
     const unlike = (got + 1) % gpu.config.nVocab;
-    want = await gpu.forwardSample(0, [unlike], pos, greedy);
-    assert.equal(await m.forwardSample(0, [unlike], pos, greedy), want, `a token unlike the fed one, seed ${seed}`);
+    want = await gpu.forwardGreedy(0, [unlike], pos);
+    assert.equal(await m.forwardGreedy(0, [unlike], pos), want, `a token unlike the fed one, seed ${seed}`);
     assertClose(await m.forward(0, [7], pos + 1), await ref.forward(0, [unlike, 7], pos), TOL, `after the fed token was refused, seed ${seed}`);
-    // Sampling with a temperature is never queued ahead (its logits must stay readable).
-    const hot = { temperature: 0.8, topK: 40, topP: 0.9, uniform: rand() };
-    await gpu.forward(1, other, 0);
-    assert.equal(await m.forwardSample(1, [9], 3, hot), await gpu.forwardSample(1, [9], 3, hot), `temperature, seed ${seed}`);
     // Disposed with a step queued ahead: calls reject, none hangs.
-    const id = await m.forwardSample(0, [4], 2, greedy);
-    const pending = m.forwardSample(0, [id], 3, greedy);
+    const id = await m.forwardGreedy(0, [4], 2);
+    const pending = m.forwardGreedy(0, [id], 3);
     m.dispose();
     await assert.rejects(pending);
-    await assert.rejects(m.forwardSample(0, [id], 3, greedy), /disposed/);
+    await assert.rejects(m.forwardGreedy(0, [id], 3), /disposed/);
   } finally {
     m.dispose();
   }

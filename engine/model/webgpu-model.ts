@@ -1,27 +1,28 @@
 // The product compute path: llama / qwen2 forward passes on WebGPU, with the same semantics as the
-// reference model (engine/reference.ts). Weights stay quantized in device memory, streamed from the
-// file in bounded chunks (regrouped into the int8 layout on CPU adapters, engine/gpu-tensor.ts); each
+// reference model (engine/model/reference.ts). Weights stay quantized in device memory, streamed from the
+// file in bounded chunks (regrouped into the int8 layout on CPU adapters, engine/gpu/gpu-tensor.ts); each
 // sequence (slot) has its own KV cache in VRAM (kernels/kv.ts picks f16 or f32);
 // pipelines and bind groups are built at load, and every step is one command buffer covering all
 // layers (prompts run in chunks of up to PREFILL_CHUNK tokens). On GPUs, greedy decoding keeps the
 // next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
+// The state is named as llama2.c names it: Weights, RunState (every buffer with its shape), Kernels.
 import { freemem } from 'node:os';
-import type { Backend, BackendStats, SampleParams } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
 import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
 import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
-import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
+import type { ModelConfig } from '../gguf/hparams.js';
+import { loadConfig, tensorName, validateTensors } from './model.js';
 import { dequantize } from '../gguf/quant.js';
-import { sampleLogits } from './reference.js';
-import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../../kernels/attention.js';
+import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan, type AttentionShape } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
 import { kvElementBytes, kvF16 } from '../../kernels/kv.js';
 import { MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
-import { DeviceSampler, FALLBACK, samplerBytes } from '../../kernels/sample.js';
+import { GreedySampler, samplerBytes } from '../../kernels/sample.js';
 import { SiluMul } from '../../kernels/silu-mul.js';
 
 /** Most tokens per prefill command buffer (bounds the activation buffers). */
@@ -97,22 +98,113 @@ export interface WebGpuLoadReport {
  */
 interface Projection { pieces: { weight: GpuTensor; bias?: GPUBuffer; yOffset: number }[]; yStride: number }
 
+/**
+ * One layer's weights, in ggml's dims (innermost first: a matrix [nIn, nOut] is nOut rows of nIn).
+ * Matrices stay in their file encoding (or the int8 layout); norms and biases are f32.
+ */
 interface LayerWeights {
-  attnNorm: GPUBuffer; ffnNorm: GPUBuffer;
+  /** [nEmbd] each: the RMS norms before attention and before the FFN. */
+  attnNorm: GPUBuffer;
+  ffnNorm: GPUBuffer;
+  /** [nEmbd, (nHead + 2 nHeadKv) headDim]: Q, K and V, with their biases when the file has them. */
   qkv: Projection;
-  wo: GpuTensor; bo?: GPUBuffer;
+  /** [nHead headDim, nEmbd], and its [nEmbd] bias. */
+  wo: GpuTensor;
+  bo?: GPUBuffer;
+  /** [nEmbd, 2 nFf]: gate then up, with their biases. */
   gateUp: Projection;
-  down: GpuTensor; bDown?: GPUBuffer;
+  /** [nFf, nEmbd], and its [nEmbd] bias. */
+  down: GpuTensor;
+  bDown?: GPUBuffer;
 }
 
-/** Activation buffers of one step, sized for `t` tokens. */
-function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, number> {
+/** The model's weights in device memory (llama2.c's TransformerWeights). */
+interface Weights {
+  /** [nEmbd, nVocab]: token_embd. */
+  tokenEmbd: GpuTensor;
+  layers: LayerWeights[];
+  /** [nEmbd] f32. */
+  outputNorm: GPUBuffer;
+  /** [nEmbd, nVocab]: the output product, tokenEmbd itself when the embeddings are tied. */
+  output: GpuTensor;
+}
+
+/**
+ * The buffers the steps work in (llama2.c's RunState), f32 unless noted, shapes outermost first.
+ * `chunk` is the most tokens one command buffer runs (MemoryPlan.chunk); the activations serve every
+ * sequence in turn, and each sequence has its own KV cache.
+ */
+interface RunState {
+  /** [chunk] u32: the step's token ids (a step queued ahead gets its token from the sampler). */
+  tokens: GPUBuffer;
+  /** [chunk, nEmbd]: the residual stream. */
+  x: GPUBuffer;
+  /** [chunk, nEmbd]: x through the current RMS norm (where the norm is not folded into the product after it). */
+  h: GPUBuffer;
+  /** [chunk, nHead + 2 nHeadKv, headDim]: each token's Q heads, then its K and V heads. */
+  qkv: GPUBuffer;
+  /** [chunk, nHead, headDim]: attention's output. */
+  attn: GPUBuffer;
+  /** [chunk, nEmbd]: wo's or down's output before its residual add (where the add is not folded in). */
+  proj: GPUBuffer;
+  /** [chunk, 2 nFf]: each token's gate, then its up. */
+  gu: GPUBuffer;
+  /** [chunk, nFf]: silu(gate) * up (where it is not folded into the down product). */
+  act: GPUBuffer;
+  /** [nVocab]: the last token's logits. */
+  logits: GPUBuffer;
+  /** [nCtx, headDim / 2, 2]: (cos, sin) of each rotated pair at each position (kernels/rope.ts's ropeTable). */
+  angles: GPUBuffer;
+  /**
+   * Decode attention's partials, attentionPartialBytes(...) each, shared by all layers: the splits'
+   * outputs and (max, sum) pairs, or on the CPU kernels every key's score (and an unused ml).
+   */
+  attnPartO: GPUBuffer;
+  attnPartML: GPUBuffer;
+  /** [nLayer][nSeq], each [nHeadKv, nCtx, headDim] of kv_t (f16 or f32, kernels/kv.ts). */
+  kCache: GPUBuffer[][];
+  vCache: GPUBuffer[][];
+  /** [nVocab], host-readable: the logits read back. */
+  logitsStaging: GPUBuffer;
+  /** Two of [1] u32, host-readable: a step queued ahead copies its token while the previous one's is read. */
+  tokenStaging: [GPUBuffer, GPUBuffer];
+}
+
+/** The activations of RunState, each allocated for `chunk` tokens. */
+type Activation = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'proj' | 'gu' | 'act' | 'logits' | 'angles';
+
+/** Bytes of each activation for steps of `t` tokens. */
+function activationBytes(c: ModelConfig, t: number, nCtx: number): { [A in Activation]: number } {
   const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
   return {
     tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
     proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4,
     logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
   };
+}
+
+/** The kernels of a step, their pipelines and bind groups built at load over Weights and RunState. */
+interface Kernels {
+  matmul: MatmulKernels;
+  embed: Embedding;
+  /** The first layer's attention norm; then per layer the norms after its two residual adds (after the last layer, the output norm). */
+  firstNorm: RmsNorm;
+  norms: { ffn: RmsNorm; next: RmsNorm }[];
+  /** [nLayer][nSeq]: RoPE and the KV store, each bound to its layer's and sequence's cache. */
+  ropes: Rope[][];
+  /** [nLayer][nSeq], bound likewise. */
+  attns: Attention[][];
+  swiglu: SiluMul;
+  sampler: GreedySampler;
+  /** The uniforms a step sets (its first position, its attention plan), shared by every layer and sequence. */
+  ropeParams: RopeParams;
+  attnParams: AttentionParams;
+  /**
+   * One-token steps fold each RMS norm into the product after it, each residual add into the
+   * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
+   * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
+   */
+  foldsDecode: boolean;
 }
 
 interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
@@ -131,7 +223,7 @@ function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTenso
   // Fewer tokens per chunk when the widest activation would not fit one binding.
   const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
   const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(lim.maxStorageBufferBindingSize / widest)));
-  const sizes = scratchSizes(c, chunk, nCtx);
+  const sizes = activationBytes(c, chunk, nCtx);
   for (const [name, bytes] of Object.entries(sizes)) {
     if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
   }
@@ -166,6 +258,139 @@ function concatenated(reads: ((start: number, length: number) => Uint8Array)[], 
   };
 }
 
+/** What a WebGpuModel is made of, as build() assembles it. */
+interface ModelParts {
+  gpu: Gpu;
+  config: ModelConfig;
+  path: string;
+  nCtx: number;
+  nSeq: number;
+  chunk: number;
+  weights: Weights;
+  state: RunState;
+  kernels: Kernels;
+  aheadSteps: boolean;
+  report: WebGpuLoadReport;
+}
+
+/** Every matrix the products multiply by, the output product's first. */
+function matricesOf(w: Weights): GpuTensor[] {
+  return [w.output, ...w.layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])];
+}
+
+/**
+ * Streams the weights to the device: matrices in their file encoding (or `layout`'s int8 layout),
+ * norms and biases as f32. Also returns rope_freqs (llama 3), which only the angle table needs.
+ */
+async function uploadWeights(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, layout: (t: GGUFTensorInfo) => TensorLayout, onProgress?: (loaded: number, total: number) => void): Promise<{ weights: Weights; ropeFreqs?: Float32Array }> {
+  const total = [...tensors.values()].reduce((a, t) => a + t.nbytes, 0);
+  let loaded = 0;
+  const progress = (n: number) => {
+    loaded += n;
+    onProgress?.(loaded, total);
+  };
+  const up = new Uploader(gpu);
+  const read = (t: GGUFTensorInfo) => (s: number, n: number) => readTensorBytes(g, t, s, n);
+  const matrix = async (name: string): Promise<GpuTensor> => {
+    const t = tensors.get(name)!;
+    const w = allocTensor(gpu, name, t.type, t.dims, { layout: layout(t) });
+    await up.upload(w, read(t), progress);
+    return w;
+  };
+  const f32 = (name: string) => {
+    const t = tensors.get(name)!;
+    progress(t.nbytes);
+    return dequantize(t.type, readTensorBytes(g, t), t.nelements);
+  };
+  const vector = (data: Float32Array, label: string): GPUBuffer => {
+    const b = gpu.buffer(label, data.byteLength, 'weights');
+    gpu.write(b, data);
+    return b;
+  };
+  const opt = (name: string, present: boolean) => (present ? vector(f32(name), name) : undefined);
+  // Row-concatenated matrices (and their biases) become one projection when their types match.
+  const projection = async (label: string, names: string[], biases: string[] | undefined): Promise<Projection> => {
+    const infos = names.map((n) => tensors.get(n)!);
+    const widths = infos.map((t) => t.dims[1]);
+    const yStride = widths.reduce((a, b) => a + b, 0);
+    const offsets = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
+    if (infos.every((t) => t.type === infos[0].type)) {
+      const w = allocTensor(gpu, label, infos[0].type, [infos[0].dims[0], yStride], { layout: layout(infos[0]) });
+      await up.upload(w, concatenated(infos.map(read), infos.map((t) => t.nbytes)), progress);
+      const bias = biases && vector(concat(biases.map(f32)), `${label} bias`);
+      return { pieces: [{ weight: w, bias, yOffset: 0 }], yStride };
+    }
+    const pieces = [];
+    for (let i = 0; i < names.length; i++) pieces.push({ weight: await matrix(names[i]), bias: biases && vector(f32(biases[i]), biases[i]), yOffset: offsets[i] });
+    return { pieces, yStride };
+  };
+  const tokenEmbd = await matrix(tensorName.tokenEmbd);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    layers.push({
+      attnNorm: vector(f32(tensorName.attnNorm(l)), tensorName.attnNorm(l)),
+      ffnNorm: vector(f32(tensorName.ffnNorm(l)), tensorName.ffnNorm(l)),
+      qkv: await projection(`blk.${l}.attn_qkv`, [tensorName.attnQ(l), tensorName.attnK(l), tensorName.attnV(l)],
+        c.bias.qkv ? [tensorName.attnQBias(l), tensorName.attnKBias(l), tensorName.attnVBias(l)] : undefined),
+      wo: await matrix(tensorName.attnOutput(l)), bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
+      gateUp: await projection(`blk.${l}.ffn_gate_up`, [tensorName.ffnGate(l), tensorName.ffnUp(l)],
+        c.bias.ffn ? [tensorName.ffnGateBias(l), tensorName.ffnUpBias(l)] : undefined),
+      down: await matrix(tensorName.ffnDown(l)), bDown: opt(tensorName.ffnDownBias(l), c.bias.ffn),
+    });
+  }
+  const output = c.tiedEmbeddings ? tokenEmbd : await matrix(tensorName.output);
+  const outputNorm = vector(f32(tensorName.outputNorm), tensorName.outputNorm);
+  const ropeFreqs = c.ropeFreqs ? f32(tensorName.ropeFreqs) : undefined;
+  await up.flush();
+  return { weights: { tokenEmbd, layers, outputNorm, output }, ropeFreqs };
+}
+
+/** Allocates the run state: activations for plan.chunk tokens, attention's partials, a KV cache per layer and sequence, readback buffers. */
+function allocRunState(gpu: Gpu, c: ModelConfig, nCtx: number, nSeq: number, plan: MemoryPlan, attnPart: { o: number; ml: number }): RunState {
+  const kvCache = (kv: 'k' | 'v') => Array.from({ length: c.nLayer }, (_, l) => Array.from({ length: nSeq }, (_, s) => gpu.buffer(`${kv} cache ${l}/${s}`, plan.kvBinding, 'kv')));
+  const bytes = activationBytes(c, plan.chunk, nCtx);
+  const activation = (a: Activation) => gpu.buffer(a, bytes[a], 'scratch');
+  const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  return {
+    tokens: activation('tokens'), x: activation('x'), h: activation('h'), qkv: activation('qkv'), attn: activation('attn'),
+    proj: activation('proj'), gu: activation('gu'), act: activation('act'), logits: activation('logits'), angles: activation('angles'),
+    attnPartO: gpu.buffer('attention partials', attnPart.o, 'scratch'),
+    attnPartML: gpu.buffer('attention partial stats', attnPart.ml, 'scratch'),
+    kCache: kvCache('k'), vCache: kvCache('v'),
+    logitsStaging: staging('logits readback', c.nVocab * 4),
+    tokenStaging: [staging('token readback', 4), staging('token readback', 4)],
+  };
+}
+
+/** Builds every kernel of a step over the weights and the run state. */
+async function createKernels(gpu: Gpu, c: ModelConfig, w: Weights, s: RunState, o: { attnShape: AttentionShape; f16Kv: boolean; cpu: boolean; int8: boolean }): Promise<Kernels> {
+  const ropeParams = new RopeParams(gpu, c, o.attnShape.ctx, o.f16Kv);
+  const attnParams = new AttentionParams(gpu, o.attnShape, o.f16Kv, o.cpu);
+  const matrices = matricesOf(w);
+  const norm = (weight: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: s.x, w: weight, y: s.h, residual }, c.nEmbd, c.rmsEps);
+  const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
+    MatmulKernels.create(gpu, matrices.map((m) => m.type), { int8: o.int8, rows: o.cpu, fused: !o.cpu }),
+    Embedding.create(gpu, w.tokenEmbd, s.tokens, s.x),
+    norm(w.layers[0].attnNorm),
+    SiluMul.create(gpu, s.gu, s.act, c.nFf),
+    GreedySampler.create(gpu, s.logits, c.nVocab),
+  ]);
+  // After the last layer, the output norm (for every row; the logits take the last).
+  const norms = await Promise.all(w.layers.map(async (L, l) => ({
+    ffn: await norm(L.ffnNorm, s.proj),
+    next: await norm(l + 1 < c.nLayer ? w.layers[l + 1].attnNorm : w.outputNorm, s.proj),
+  })));
+  const ropes: Rope[][] = [], attns: Attention[][] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const caches = (seq: number) => ({ kCache: s.kCache[l][seq], vCache: s.vCache[l][seq] });
+    ropes.push(await Promise.all(s.kCache[l].map((_, seq) => Rope.create(gpu, ropeParams, { qkv: s.qkv, angles: s.angles, ...caches(seq) }))));
+    attns.push(await Promise.all(s.kCache[l].map((_, seq) => Attention.create(gpu, attnParams, {
+      qkv: s.qkv, ...caches(seq), out: s.attn, partO: s.attnPartO, partML: s.attnPartML, rope: o.cpu ? undefined : { angles: s.angles, neox: c.ropeNeox },
+    }))));
+  }
+  return { matmul, embed, firstNorm, norms, ropes, attns, swiglu, sampler, ropeParams, attnParams, foldsDecode: matrices.every((m) => matmul.fuses(m)) };
+}
+
 /** A step whose input is the token the previous step sampled, still on the device. */
 const DEVICE_TOKEN = Symbol('device token');
 
@@ -182,9 +407,25 @@ const GiB = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
 
 export class WebGpuModel implements Backend {
   readonly name = 'webgpu' as const;
+  readonly config: ModelConfig;
+  readonly nCtx: number;
+  readonly nSeq: number;
+  private readonly gpu: Gpu;
+  private readonly path: string;
+  /** Most tokens per command buffer. */
+  private readonly chunk: number;
+  private readonly weights: Weights;
+  private readonly state: RunState;
+  private readonly kernels: Kernels;
+  /** WebGpuLoadOptions.ahead. */
+  private readonly aheadSteps: boolean;
+  private readonly loadReport: WebGpuLoadReport;
+
+  /** Tokens each sequence's cache holds, counting a step queued ahead. */
   private readonly seqLen: number[];
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  /** Which of state.tokenStaging the next step copies its token to. */
   private nextStaging = 0;
   private ahead: Ahead | undefined;
   /** Times every kernel while set (profile()). */
@@ -192,41 +433,19 @@ export class WebGpuModel implements Backend {
   /** Each sequence's decode-step kernels (ops), built at its first decode step. */
   private readonly decodeOps: Op[][] = [];
 
-  private constructor(
-    private readonly gpu: Gpu,
-    readonly config: ModelConfig,
-    readonly nCtx: number,
-    readonly nSeq: number,
-    private readonly chunk: number,
-    private readonly path: string,
-    private readonly b: Record<keyof ReturnType<typeof scratchSizes>, GPUBuffer>,
-    private readonly layers: LayerWeights[],
-    private readonly output: GpuTensor,
-    private readonly outputNorm: GPUBuffer,
-    /**
-     * One-token steps fold each RMS norm into the product after it, each residual add into the
-     * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
-     * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
-     */
-    private readonly foldsDecode: boolean,
-    private readonly matmul: MatmulKernels,
-    private readonly embed: Embedding,
-    /** The first layer's attention norm; then per layer the norms after its two residual adds. */
-    private readonly firstNorm: RmsNorm,
-    private readonly norms: { ffn: RmsNorm; next: RmsNorm }[],
-    private readonly ropes: Rope[][],
-    private readonly attns: Attention[][],
-    private readonly ropeParams: RopeParams,
-    private readonly attnParams: AttentionParams,
-    private readonly swiglu: SiluMul,
-    private readonly sampler: DeviceSampler,
-    private readonly logitsStaging: GPUBuffer,
-    /** Two, so a step queued ahead copies its token while the previous one's is read. */
-    private readonly tokenStaging: GPUBuffer[],
-    private readonly aheadSteps: boolean,
-    private readonly loadReport: WebGpuLoadReport,
-  ) {
-    this.seqLen = new Array(nSeq).fill(0);
+  private constructor(m: ModelParts) {
+    this.gpu = m.gpu;
+    this.config = m.config;
+    this.path = m.path;
+    this.nCtx = m.nCtx;
+    this.nSeq = m.nSeq;
+    this.chunk = m.chunk;
+    this.weights = m.weights;
+    this.state = m.state;
+    this.kernels = m.kernels;
+    this.aheadSteps = m.aheadSteps;
+    this.loadReport = m.report;
+    this.seqLen = new Array(m.nSeq).fill(0);
   }
 
   static async load(source: string | GGUF, opts: WebGpuLoadOptions): Promise<WebGpuModel> {
@@ -235,8 +454,7 @@ export class WebGpuModel implements Backend {
     const c = loadConfig(g);
     const tensors = validateTensors(g, c);
     const nSeq = opts.nSeq ?? 1;
-    if (!Number.isInteger(opts.nCtx) || opts.nCtx < 1 || opts.nCtx > (1 << 24)) throw new GpuError(`${g.path}: nCtx ${opts.nCtx} must be an integer in 1..${1 << 24}`);
-    if (!Number.isInteger(nSeq) || nSeq < 1 || nSeq > 256) throw new GpuError(`${g.path}: nSeq ${nSeq} must be an integer in 1..256`);
+    checkOpenOptions(g.path, opts.nCtx, nSeq);
     for (const t of tensors.values()) {
       if (t.dims.length === 2 && t.dims[0] % 8 !== 0) throw new GpuError(`${g.path}: tensor "${t.name}" has rows of ${t.dims[0]} elements; the GPU kernels need a multiple of 8`);
     }
@@ -263,118 +481,24 @@ export class WebGpuModel implements Backend {
       throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; use a smaller context or fewer sequences`, need, available);
     }
 
-    // Weights: matrices stay in their file encoding; norms and biases become f32.
-    const total = [...tensors.values()].reduce((a, t) => a + t.nbytes, 0);
-    let loaded = 0;
-    const progress = (n: number) => {
-      loaded += n;
-      opts.onProgress?.(loaded, total);
-    };
-    const up = new Uploader(gpu);
-    const read = (t: GGUFTensorInfo) => (s: number, n: number) => readTensorBytes(g, t, s, n);
-    const matrix = async (name: string): Promise<GpuTensor> => {
-      const t = tensors.get(name)!;
-      const w = allocTensor(gpu, name, t.type, t.dims, { layout: layout(t) });
-      await up.upload(w, read(t), progress);
-      return w;
-    };
-    const f32 = (name: string) => {
-      const t = tensors.get(name)!;
-      progress(t.nbytes);
-      return dequantize(t.type, readTensorBytes(g, t), t.nelements);
-    };
-    const vector = (data: Float32Array, label: string): GPUBuffer => {
-      const b = gpu.buffer(label, data.byteLength, 'weights');
-      gpu.write(b, data);
-      return b;
-    };
-    const opt = (name: string, present: boolean) => (present ? vector(f32(name), name) : undefined);
-    // Row-concatenated matrices (and their biases) become one projection when their types match.
-    const projection = async (label: string, names: string[], biases: string[] | undefined): Promise<Projection> => {
-      const infos = names.map((n) => tensors.get(n)!);
-      const widths = infos.map((t) => t.dims[1]);
-      const yStride = widths.reduce((a, b) => a + b, 0);
-      const offsets = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
-      if (infos.every((t) => t.type === infos[0].type)) {
-        const w = allocTensor(gpu, label, infos[0].type, [infos[0].dims[0], yStride], { layout: layout(infos[0]) });
-        await up.upload(w, concatenated(infos.map(read), infos.map((t) => t.nbytes)), progress);
-        const bias = biases && vector(concat(biases.map(f32)), `${label} bias`);
-        return { pieces: [{ weight: w, bias, yOffset: 0 }], yStride };
-      }
-      const pieces = [];
-      for (let i = 0; i < names.length; i++) pieces.push({ weight: await matrix(names[i]), bias: biases && vector(f32(biases[i]), biases[i]), yOffset: offsets[i] });
-      return { pieces, yStride };
-    };
-    const tokEmbd = await matrix(tensorName.tokenEmbd);
-    const layers: LayerWeights[] = [];
-    for (let l = 0; l < c.nLayer; l++) {
-      layers.push({
-        attnNorm: vector(f32(tensorName.attnNorm(l)), tensorName.attnNorm(l)),
-        ffnNorm: vector(f32(tensorName.ffnNorm(l)), tensorName.ffnNorm(l)),
-        qkv: await projection(`blk.${l}.attn_qkv`, [tensorName.attnQ(l), tensorName.attnK(l), tensorName.attnV(l)],
-          c.bias.qkv ? [tensorName.attnQBias(l), tensorName.attnKBias(l), tensorName.attnVBias(l)] : undefined),
-        wo: await matrix(tensorName.attnOutput(l)), bo: opt(tensorName.attnOutputBias(l), c.bias.attnOut),
-        gateUp: await projection(`blk.${l}.ffn_gate_up`, [tensorName.ffnGate(l), tensorName.ffnUp(l)],
-          c.bias.ffn ? [tensorName.ffnGateBias(l), tensorName.ffnUpBias(l)] : undefined),
-        down: await matrix(tensorName.ffnDown(l)), bDown: opt(tensorName.ffnDownBias(l), c.bias.ffn),
-      });
-    }
-    const output = c.tiedEmbeddings ? tokEmbd : await matrix(tensorName.output);
-    const outNormW = vector(f32(tensorName.outputNorm), tensorName.outputNorm);
-    const freqFactors = c.ropeFreqs ? f32(tensorName.ropeFreqs) : undefined;
-    await up.flush();
-
-    // KV caches: one K and one V buffer per layer and sequence.
-    const kCache: GPUBuffer[][] = [], vCache: GPUBuffer[][] = [];
-    for (let l = 0; l < c.nLayer; l++) {
-      kCache.push(Array.from({ length: nSeq }, (_, s) => gpu.buffer(`k cache ${l}/${s}`, plan.kvBinding, 'kv')));
-      vCache.push(Array.from({ length: nSeq }, (_, s) => gpu.buffer(`v cache ${l}/${s}`, plan.kvBinding, 'kv')));
-    }
-
-    const sizes = scratchSizes(c, plan.chunk, nCtx);
-    const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, gpu.buffer(k, n, 'scratch')])) as Record<keyof typeof sizes, GPUBuffer>;
-    gpu.write(b.angles, ropeTable(c, nCtx, freqFactors));
-    const ropeParams = new RopeParams(gpu, c, nCtx, f16Kv);
-    const attnParams = new AttentionParams(gpu, { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale }, f16Kv, cpu);
-    const part = attentionPartialBytes(attnParams.shape, attnParams.cpu);
-    const partO = gpu.buffer('attention partials', part.o, 'scratch');
-    const partML = gpu.buffer('attention partial stats', part.ml, 'scratch');
-
-    const matrices = [output, ...layers.flatMap((L) => [...L.qkv.pieces.map((p) => p.weight), L.wo, ...L.gateUp.pieces.map((p) => p.weight), L.down])];
-    const norm = (w: GPUBuffer, residual?: GPUBuffer) => RmsNorm.create(gpu, { x: b.x, w, y: b.h, residual }, c.nEmbd, c.rmsEps);
-    const [matmul, embed, firstNorm, swiglu, sampler] = await Promise.all([
-      MatmulKernels.create(gpu, matrices.map((w) => w.type), { int8, rows: cpu, fused: !cpu }),
-      Embedding.create(gpu, tokEmbd, b.tokens, b.x),
-      norm(layers[0].attnNorm),
-      SiluMul.create(gpu, b.gu, b.act, c.nFf),
-      DeviceSampler.create(gpu, b.logits, c.nVocab),
-    ]);
-    // After the last layer, the output norm (for every row; the logits take the last).
-    const norms = await Promise.all(layers.map(async (_, l) => ({
-      ffn: await norm(layers[l].ffnNorm, b.proj),
-      next: await norm(l + 1 < c.nLayer ? layers[l + 1].attnNorm : outNormW, b.proj),
-    })));
-    const ropes: Rope[][] = [], attns: Attention[][] = [];
-    for (let l = 0; l < c.nLayer; l++) {
-      ropes.push(await Promise.all(kCache[l].map((k, s) => Rope.create(gpu, ropeParams, { qkv: b.qkv, angles: b.angles, kCache: k, vCache: vCache[l][s] }))));
-      attns.push(await Promise.all(kCache[l].map((k, s) => Attention.create(gpu, attnParams, {
-        qkv: b.qkv, kCache: k, vCache: vCache[l][s], out: b.attn, partO, partML, rope: cpu ? undefined : { angles: b.angles, neox: c.ropeNeox },
-      }))));
-    }
-    const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const { weights, ropeFreqs } = await uploadWeights(gpu, g, c, tensors, layout, opts.onProgress);
+    const attnShape = { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale };
+    const state = allocRunState(gpu, c, nCtx, nSeq, plan, attentionPartialBytes(attnShape, cpu));
+    gpu.write(state.angles, ropeTable(c, nCtx, ropeFreqs));
+    const kernels = await createKernels(gpu, c, weights, state, { attnShape, f16Kv, cpu, int8 });
     await gpu.done();
 
     const report: WebGpuLoadReport = {
       path: g.path, device: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), f16: gpu.f16, f16Kv, subgroups: gpu.subgroups,
       kernels: cpu ? 'cpu' : 'gpu',
-      int8: matrices.some((w) => w.layout === 'int8'),
+      int8: matricesOf(weights).some((w) => w.layout === 'int8'),
       nVocab: c.nVocab, nCtx, nSeq, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv,
       fileType: c.fileType !== undefined ? FILE_TYPE_NAMES[c.fileType] ?? `type ${c.fileType}` : typeName(tensors.get(tensorName.attnQ(0))!.type),
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
     };
-    return new WebGpuModel(gpu, c, nCtx, nSeq, plan.chunk, g.path, b, layers, output, outNormW, matrices.every((w) => matmul.fuses(w)), matmul, embed, firstNorm, norms, ropes, attns,
-      ropeParams, attnParams, swiglu, sampler, staging('logits readback', c.nVocab * 4), [staging('token readback', 4), staging('token readback', 4)],
-      opts.ahead ?? !gpu.info.software, report);
+    return new WebGpuModel({
+      gpu, config: c, path: g.path, nCtx, nSeq, chunk: plan.chunk, weights, state, kernels, aheadSteps: opts.ahead ?? !gpu.info.software, report,
+    });
   }
 
   /** What was loaded and where the device memory went. */
@@ -389,7 +513,7 @@ export class WebGpuModel implements Backend {
 
   /** Tokens held in a sequence's cache (not counting a step queued ahead). */
   seqLength(seq: number): number {
-    this.checkSeq(seq);
+    checkSeq(this.path, this.nSeq, seq);
     return this.ahead?.seq === seq ? this.ahead.pos : this.seqLen[seq];
   }
 
@@ -401,33 +525,26 @@ export class WebGpuModel implements Backend {
     });
   }
 
-  forwardSample(seq: number, tokens: number[], pos: number, params: SampleParams): Promise<number> {
+  forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number> {
     return this.serialize(async () => {
       const pending = this.ahead;
       this.ahead = undefined;
       let run: Submitted;
-      if (pending && pending.seq === seq && pending.pos === pos && tokens.length === 1 && tokens[0] === pending.token && params.temperature <= 0) {
+      if (pending && pending.seq === seq && pending.pos === pos && tokens.length === 1 && tokens[0] === pending.token) {
         run = pending;
       } else {
         if (pending) await this.discard(pending);
-        if (!this.sampler.supports(params)) return sampleLogits(await this.readLogits(this.step(seq, tokens, pos).work), params);
-        run = this.step(seq, tokens, pos, params);
+        run = this.step(seq, tokens, pos, true);
       }
-      // Greedy ids never fall back to the host, whose logits the next step would have overwritten.
       const end = pos + tokens.length;
-      const next = this.aheadSteps && !this.profiler && params.temperature <= 0 && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, params) : undefined;
+      const next = this.aheadSteps && !this.profiler && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, true) : undefined;
       const id = await this.readToken(run);
       if (next) {
         // The device starts the queued step about now, when the one before it is done.
         next.work.since = performance.now();
         this.ahead = { ...next, seq, pos: end, token: id };
       }
-      if (id !== FALLBACK) return id;
-      // The best candidates could not decide (no top-k, flat distribution): sample on the host.
-      const enc = this.gpu.device.createCommandEncoder({ label: 'logits readback' });
-      enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, this.config.nVocab * 4);
-      this.gpu.device.queue.submit([enc.finish()]);
-      return sampleLogits(await this.readLogits(), params);
+      return id;
     });
   }
 
@@ -462,44 +579,31 @@ export class WebGpuModel implements Backend {
     return run;
   }
 
-  private checkSeq(seq: number): void {
-    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeq) throw new RangeError(`${this.path}: sequence ${seq} is outside 0..${this.nSeq - 1}`);
-  }
-
   /**
    * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
-   * ends with the logits copied for reading, or with sampling and the token copied. Returns what the
-   * readback waits for.
+   * ends with the logits copied for reading, or with the greedy pick and its token copied (`pick`).
+   * Returns what the readback waits for.
    */
-  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, sample?: SampleParams): Submitted {
+  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, pick = false): Submitted {
     const c = this.config;
-    this.checkSeq(seq);
     const fed = tokens === DEVICE_TOKEN;
+    checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLen[seq] }, seq, fed ? 1 : tokens, pos);
     const n = fed ? 1 : tokens.length;
-    if (n === 0) throw new RangeError(`${this.path}: no tokens to evaluate`);
-    const len = this.seqLen[seq];
-    if (!Number.isInteger(pos) || pos < 0 || pos > len) throw new RangeError(`${this.path}: position ${pos} is outside 0..${len} (sequence ${seq} holds ${len} tokens)`);
-    if (pos + n > this.nCtx) throw new RangeError(`${this.path}: positions ${pos}..${pos + n - 1} exceed the context of ${this.nCtx}`);
-    if (!fed) {
-      for (const t of tokens) {
-        if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new RangeError(`${this.path}: token ${t} is outside the vocabulary 0..${c.nVocab - 1}`);
-      }
-    }
     this.gpu.check();
     // Steps of similar size take similar time per token: decode steps, short appends, prompt chunks.
-    const staging = this.tokenStaging[this.nextStaging];
+    const staging = this.state.tokenStaging[this.nextStaging];
     this.nextStaging ^= 1;
     const work: GpuWork = { kind: `forward ${n <= 4 ? n : 2 ** Math.ceil(Math.log2(n))}`, units: n, since: performance.now() };
     for (let start = 0; start < n; start += this.chunk) {
       const m = Math.min(this.chunk, n - start);
       const last = start + m === n;
-      if (!fed) this.gpu.write(this.b.tokens, Uint32Array.from(tokens.slice(start, start + m)));
-      this.ropeParams.setPosition(pos + start);
-      const plan = this.attnParams.plan(m, pos + start);
+      if (!fed) this.gpu.write(this.state.tokens, Uint32Array.from(tokens.slice(start, start + m)));
+      this.kernels.ropeParams.setPosition(pos + start);
+      const plan = this.kernels.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
       // A decode step's ops are the same every token: built once per sequence.
       const ops = m === 1 ? (this.decodeOps[seq] ??= this.ops(seq, 1, true)) : this.ops(seq, m, last);
-      const sampling: Op | undefined = last && sample ? { label: 'sample', record: (pass) => this.sampler.record(pass, sample) } : undefined;
+      const sampling: Op | undefined = last && pick ? { label: 'sample', record: (pass) => this.kernels.sampler.record(pass) } : undefined;
       if (this.profiler) {
         // One timed pass per kernel.
         for (const op of sampling ? [...ops, sampling] : ops) {
@@ -513,11 +617,11 @@ export class WebGpuModel implements Backend {
         sampling?.record(pass, plan);
         pass.end();
       }
-      if (last && sample) {
-        enc.copyBufferToBuffer(this.sampler.result, 0, staging, 0, 4);
+      if (last && pick) {
+        enc.copyBufferToBuffer(this.kernels.sampler.result, 0, staging, 0, 4);
         // The input of a step queued before this token is read (aheadSteps).
-        if (this.aheadSteps) enc.copyBufferToBuffer(this.sampler.result, 0, this.b.tokens, 0, 4);
-      } else if (last) enc.copyBufferToBuffer(this.b.logits, 0, this.logitsStaging, 0, c.nVocab * 4);
+        if (this.aheadSteps) enc.copyBufferToBuffer(this.kernels.sampler.result, 0, this.state.tokens, 0, 4);
+      } else if (last) enc.copyBufferToBuffer(this.state.logits, 0, this.state.logitsStaging, 0, c.nVocab * 4);
       if (this.profiler) this.profiler.submit(enc);
       else this.gpu.device.queue.submit([enc.finish()]);
     }
@@ -545,49 +649,49 @@ export class WebGpuModel implements Backend {
    * products; otherwise h holds each norm of x.
    */
   private ops(seq: number, n: number, output: boolean): Op[] {
-    const c = this.config, b = this.b, mm = this.matmul, eps = c.rmsEps;
-    const fold = n === 1 && this.foldsDecode;
+    const c = this.config, w = this.weights, s = this.state, k = this.kernels, mm = k.matmul, eps = c.rmsEps;
+    const fold = n === 1 && k.foldsDecode;
     const ops: Op[] = [];
     const op = (label: string, record: Op['record']) => ops.push({ label, record });
     const products = (label: string, ps: Product[]) => op(label, (pass) => {
       for (const p of ps) p.record(pass);
     });
     const project = (label: string, p: Projection, norm: GPUBuffer, y: GPUBuffer) => {
-      const input = fold ? { x: b.x, norm: { weight: norm, eps } } : { x: b.h };
+      const input = fold ? { x: s.x, norm: { weight: norm, eps } } : { x: s.h };
       products(label, p.pieces.map((q) => mm.product({ weight: q.weight, ...input, y, n, bias: q.bias, yOffset: q.yOffset, yStride: p.yStride })));
     };
     // Folded, the products after attention and the FFN add into x; unfolded, the norms do.
-    const out = fold ? { y: b.x, residual: true } : { y: b.proj };
-    op('embed', (pass) => this.embed.record(pass, n));
-    if (!fold) op('rmsnorm', (pass) => this.firstNorm.record(pass, n));
+    const out = fold ? { y: s.x, residual: true } : { y: s.proj };
+    op('embed', (pass) => k.embed.record(pass, n));
+    if (!fold) op('rmsnorm', (pass) => k.firstNorm.record(pass, n));
     for (let l = 0; l < c.nLayer; l++) {
-      const L = this.layers[l], rope = this.ropes[l][seq], attn = this.attns[l][seq], norms = this.norms[l];
-      project('matmul qkv', L.qkv, L.attnNorm, b.qkv);
+      const L = w.layers[l], rope = k.ropes[l][seq], attn = k.attns[l][seq], norms = k.norms[l];
+      project('matmul qkv', L.qkv, L.attnNorm, s.qkv);
       if (!attn.ropes(n)) op('rope', (pass) => rope.record(pass, n));
       op('attention', (pass, plan) => attn.record(pass, plan));
-      products('matmul wo', [mm.product({ weight: L.wo, x: b.attn, ...out, n, bias: L.bo })]);
+      products('matmul wo', [mm.product({ weight: L.wo, x: s.attn, ...out, n, bias: L.bo })]);
       if (!fold) op('rmsnorm', (pass) => norms.ffn.record(pass, n));
-      project('matmul gate+up', L.gateUp, L.ffnNorm, b.gu);
+      project('matmul gate+up', L.gateUp, L.ffnNorm, s.gu);
       if (fold) {
-        products('matmul down', [mm.product({ weight: L.down, x: b.gu, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
+        products('matmul down', [mm.product({ weight: L.down, x: s.gu, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
         continue;
       }
-      op('silu-mul', (pass) => this.swiglu.record(pass, n));
-      products('matmul down', [mm.product({ weight: L.down, x: b.act, ...out, n, bias: L.bDown })]);
+      op('silu-mul', (pass) => k.swiglu.record(pass, n));
+      products('matmul down', [mm.product({ weight: L.down, x: s.act, ...out, n, bias: L.bDown })]);
       op('rmsnorm', (pass) => norms.next.record(pass, n));
     }
     if (output) {
       // Unfolded, h holds the output norm of every row; the logits need the last.
-      const input = fold ? { x: b.x, norm: { weight: this.outputNorm, eps } } : { x: b.h, xOffset: (n - 1) * c.nEmbd };
-      products('matmul output', [mm.product({ weight: this.output, ...input, y: b.logits, n: 1 })]);
+      const input = fold ? { x: s.x, norm: { weight: w.outputNorm, eps } } : { x: s.h, xOffset: (n - 1) * c.nEmbd };
+      products('matmul output', [mm.product({ weight: w.output, ...input, y: s.logits, n: 1 })]);
     }
     return ops;
   }
 
-  private async readLogits(work?: GpuWork): Promise<Float32Array> {
-    await this.gpu.mapRead(this.logitsStaging, work);
-    const out = new Float32Array(this.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
-    this.logitsStaging.unmap();
+  private async readLogits(work: GpuWork): Promise<Float32Array> {
+    await this.gpu.mapRead(this.state.logitsStaging, work);
+    const out = new Float32Array(this.state.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
+    this.state.logitsStaging.unmap();
     return out;
   }
 }

@@ -2,6 +2,9 @@
 // process (engine/server.ts). Both sides import this module and validate every message they
 // receive, so a malformed or mismatched peer is an error with a reason, never undefined behaviour.
 import type { BackendName } from '../model/backend.js';
+import { defaultSampling, type Sampling } from '../model/sampler.js';
+
+export type { Sampling };
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
 export const PROTOCOL_VERSION = 2;
@@ -9,15 +12,8 @@ export const PROTOCOL_VERSION = 2;
 /** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
 export const EXIT_DEVICE_LOST = 75;
 
-export interface Sampling {
-  /** <= 0 is greedy. */
-  temperature: number;
-  topK: number;
-  topP: number;
-  seed: number;
-}
-
-export const GREEDY: Sampling = { temperature: 0, topK: 40, topP: 0.95, seed: 0 };
+/** What a request samples with when it names nothing: greedy, with llama.cpp's defaults for the rest. */
+export const GREEDY: Readonly<Sampling> = Object.freeze({ ...defaultSampling, temperature: 0 });
 
 /** Limits every generating request carries. */
 export interface Generation {
@@ -228,6 +224,12 @@ class Fields {
     return v;
   }
 
+  positive(key: string, max: number): number {
+    const v = this.o[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) this.fail(key, `a number in (0, ${max}]`);
+    return v;
+  }
+
   optBool(key: string): boolean | undefined {
     const v = this.o[key];
     if (v !== undefined && typeof v !== 'boolean') this.fail(key, 'a boolean');
@@ -281,6 +283,9 @@ function generation(f: Fields, o: Obj): Generation {
     if (so.temperature !== undefined) sampling.temperature = s.num('temperature', 0, 100);
     if (so.topK !== undefined) sampling.topK = s.int('topK', 0, 1 << 20);
     if (so.topP !== undefined) sampling.topP = s.num('topP', 0, 1);
+    if (so.minP !== undefined) sampling.minP = s.num('minP', 0, 1);
+    if (so.repeatPenalty !== undefined) sampling.repeatPenalty = s.positive('repeatPenalty', 100);
+    if (so.repeatLastN !== undefined) sampling.repeatLastN = s.int('repeatLastN', -1, LIMITS.nCtx);
     if (so.seed !== undefined) sampling.seed = s.int('seed', 0, 2 ** 32 - 1);
     g.sampling = sampling;
   }

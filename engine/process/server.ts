@@ -9,7 +9,8 @@ import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { tensorName } from '../model/model.js';
 import { Gpu } from '../gpu/gpu.js';
-import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
+import type { Backend } from '../model/backend.js';
+import { openBackend } from '../model/open.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
 import { TemplateError, answerStops, modelChatTemplate, renderChat, specialTokens, type ChatTemplate } from '../prompt/chat-template.js';
@@ -25,7 +26,6 @@ import {
 const PREFILL_CHUNK = 512;
 /** A prefill-only completion (pre-loading while the user is idle) yields this often, so a keystroke barely waits. */
 const PRELOAD_CHUNK = 64;
-const GREEDY_DEVICE: SampleParams = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
 
 interface Model {
   report: LoadReport;
@@ -387,10 +387,9 @@ class InferenceServer {
     this.totals.reusedTokens += plan.reuse;
     const alternatives = req.type === 'complete' ? req.alternatives ?? 1 : 1;
 
-    const s = { ...GREEDY, ...req.sampling };
-    const sampler = s.temperature > 0 ? new Sampler({ temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }) : undefined;
+    const sampler = new Sampler({ ...GREEDY, ...req.sampling });
     const step = async (tokens: number[], pos: number, history: number[]): Promise<number> => {
-      const next = sampler ? sampler.sample(await backend.forward(slot.seq, tokens, pos), history) : await backend.forwardSample(slot.seq, tokens, pos, GREEDY_DEVICE);
+      const next = sampler.greedy ? await backend.forwardGreedy(slot.seq, tokens, pos) : sampler.sample(await backend.forward(slot.seq, tokens, pos), history);
       slot.ran(pos, tokens);
       return next;
     };
