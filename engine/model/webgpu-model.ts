@@ -11,21 +11,21 @@ import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
 import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
-import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
+import { allocTensor, Uploader, type GpuTensor } from '../gpu/gpu-tensor.js';
 import { loadConfig, tensorName, validateTensors, type ModelConfig } from './model.js';
+import { largestContext, planMemory, planTotal, scratchSizes, tensorLayout, type DeviceTraits } from './memory-plan.js';
 import { dequantize } from '../gguf/quant.js';
 import { sampleLogits } from './reference.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
-import { kvElementBytes, kvF16 } from '../../kernels/kv.js';
+import { kvF16 } from '../../kernels/kv.js';
 import { MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
-import { DeviceSampler, FALLBACK, samplerBytes } from '../../kernels/sample.js';
+import { DeviceSampler, FALLBACK } from '../../kernels/sample.js';
 import { SiluMul } from '../../kernels/silu-mul.js';
 
-/** Most tokens per prefill command buffer (bounds the activation buffers). */
-export const PREFILL_CHUNK = 512;
+export { PREFILL_CHUNK } from './memory-plan.js';
 
 export interface WebGpuLoadOptions {
   /** Positions each sequence's KV cache holds. */
@@ -103,41 +103,6 @@ interface LayerWeights {
   wo: GpuTensor; bo?: GPUBuffer;
   gateUp: Projection;
   down: GpuTensor; bDown?: GPUBuffer;
-}
-
-/** Activation buffers of one step, sized for `t` tokens. */
-function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<string, number> {
-  const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
-  return {
-    tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
-    proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4,
-    logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
-  };
-}
-
-interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
-
-/** Device bytes the model needs, checked against the device's binding and buffer limits. */
-function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu, layout: (t: GGUFTensorInfo) => TensorLayout, f16Kv: boolean, cpu: boolean): MemoryPlan {
-  const lim = gpu.limits;
-  let weights = 0;
-  for (const t of tensors.values()) {
-    weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, lim.maxStorageBufferBindingSize, layout(t));
-  }
-  const kvBinding = c.nHeadKv * nCtx * c.headDim * kvElementBytes(f16Kv);
-  if (kvBinding > lim.maxStorageBufferBindingSize) {
-    throw new GpuError(`${path}: a ${nCtx}-position KV cache layer (${kvBinding} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes; use a smaller context`);
-  }
-  // Fewer tokens per chunk when the widest activation would not fit one binding.
-  const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
-  const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(lim.maxStorageBufferBindingSize / widest)));
-  const sizes = scratchSizes(c, chunk, nCtx);
-  for (const [name, bytes] of Object.entries(sizes)) {
-    if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
-  }
-  const part = attentionPartialBytes({ ...c, ctx: nCtx }, cpu);
-  const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
-  return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
@@ -253,14 +218,16 @@ export class WebGpuModel implements Backend {
     const nCtx = opts.nCtx;
     const cpu = (opts.kernels ?? (gpu.info.software ? 'cpu' : 'gpu')) === 'cpu';
     const int8 = opts.int8 ?? cpu;
-    const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => (int8 && hasInt8Layout(t.type, t.dims[0]) ? 'int8' : 'raw');
     const f16Kv = opts.kvF16 ?? kvF16(gpu);
     if (f16Kv && !gpu.f16) throw new GpuError(`${g.path}: an f16 KV cache needs the shader-f16 feature, which the device lacks`);
-    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv, cpu);
-    const need = plan.weights + plan.kv + plan.scratch;
+    const traits: DeviceTraits = { maxBinding: gpu.limits.maxStorageBufferBindingSize, cpu, int8, f16Kv };
+    const layout = (t: { type: GGMLType; dims: number[] }) => tensorLayout(traits, t);
+    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, traits);
+    const need = planTotal(plan);
     const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);
     if (need > available) {
-      throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; use a smaller context or fewer sequences`, need, available);
+      const most = largestContext(g.path, c, tensors, nSeq, traits, available, nCtx);
+      throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; ${most > 0 ? `the largest context that fits is ${most} positions` : 'even a 1-position context does not fit'}; use a smaller context or fewer sequences`, need, available);
     }
 
     // Weights: matrices stay in their file encoding; norms and biases become f32.
