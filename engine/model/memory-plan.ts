@@ -26,6 +26,9 @@ export interface DeviceTraits {
   f16Kv: boolean;
 }
 
+/** The model dimensions the plan depends on (a ModelConfig, or a catalog entry's known shape). */
+export type PlanShape = Pick<ModelConfig, 'nVocab' | 'nEmbd' | 'nLayer' | 'nHead' | 'nHeadKv' | 'headDim' | 'nFf'>;
+
 export interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
 
 /** The layout a weight takes on the device. */
@@ -34,7 +37,7 @@ export function tensorLayout(d: Pick<DeviceTraits, 'int8'>, t: { type: GGUFTenso
 }
 
 /** Activation buffers of one step, sized for `t` tokens. */
-export function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'proj' | 'gu' | 'act' | 'logits' | 'angles', number> {
+export function scratchSizes(c: PlanShape, t: number, nCtx: number): Record<'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'proj' | 'gu' | 'act' | 'logits' | 'angles', number> {
   const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
   return {
     tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
@@ -44,7 +47,7 @@ export function scratchSizes(c: ModelConfig, t: number, nCtx: number): Record<'t
 }
 
 /** Device bytes the model needs, checked against the device's binding limit. */
-export function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, d: DeviceTraits): MemoryPlan {
+export function planMemory(path: string, c: PlanShape, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, d: DeviceTraits): MemoryPlan {
   let weights = 0;
   for (const t of tensors.values()) {
     weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, d.maxBinding, tensorLayout(d, t));
@@ -72,7 +75,7 @@ export const planTotal = (p: MemoryPlan) => p.weights + p.kv + p.scratch;
  * position fits). The plan grows with the context, so a binary search finds it; a context whose
  * buffers exceed a binding limit does not fit.
  */
-export function largestContext(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nSeq: number, d: DeviceTraits, available: number, maxCtx: number): number {
+export function largestContext(path: string, c: PlanShape, tensors: Map<string, GGUFTensorInfo>, nSeq: number, d: DeviceTraits, available: number, maxCtx: number): number {
   const fits = (n: number) => {
     try {
       return planTotal(planMemory(path, c, tensors, n, nSeq, d)) <= available;
