@@ -71,8 +71,9 @@ export function bypassesProxy(url: URL, noProxy: readonly string[] = []): boolea
     const e = raw.trim().toLowerCase();
     if (!e) continue;
     if (e === '*') return true;
-    const m = /^(.*?)(?::(\d+))?$/.exec(e)!;
-    const name = hostOnly(m[1]).replace(/^\*?\./, '.');
+    // "host", "host:port", "[v6]:port"; a bare IPv6 address has no port.
+    const m = /^\[(.+)\](?::(\d+))?$/.exec(e) ?? (e.split(':').length === 2 ? /^(.+):(\d+)$/.exec(e) : null) ?? [e, e, undefined];
+    const name = m[1].replace(/^\*?\./, '.');
     if (m[2] && m[2] !== port) continue;
     if (name.startsWith('.') ? host.endsWith(name) || host === name.slice(1) : host === name || host.endsWith(`.${name}`)) return true;
   }
@@ -137,7 +138,8 @@ async function hop(url: URL, method: string, headers: Record<string, string>, o:
     const socket = await tunnel(proxy, url, o);
     const host = hostOnly(url.hostname);
     const secure = tls.connect({ socket, host, servername: isIP(host) ? undefined : host, ...(ca ? { ca } : {}) });
-    req = https.request(url, { method, headers, agent: false, signal: o.signal, createConnection: () => secure });
+    // No agent: with one, Node would open its own connection and ignore createConnection.
+    req = https.request(url, { method, headers, signal: o.signal, createConnection: () => secure });
   }
   return new Promise((resolve, reject) => {
     req.setTimeout(o.timeoutMs ?? 30_000, () => req.destroy(new Error(`no data for ${o.timeoutMs ?? 30_000} ms`)));
