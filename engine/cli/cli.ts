@@ -10,6 +10,8 @@ import { openBackend, type Backend, type BackendName } from '../model/backend.js
 import { profileDecode, runBench } from './bench.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
+import { pullCommand } from './pull.js';
+import { modelsCommand } from './models.js';
 
 class UsageError extends Error {}
 
@@ -275,6 +277,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
+  if (cmd === 'pull' || cmd === 'models') return process.exit(await (cmd === 'pull' ? pullCommand : modelsCommand)(rest));
   const flags = parseFlags(cmd, rest);
   switch (cmd) {
     case 'info': {
