@@ -41,6 +41,7 @@ before(async () => {
     { repo: REPO, commit: COMMIT, files: [{ path: FILE, content: big }, { path: 'README.md', content: readme, git: true }, { path: 'sub/other.gguf', content: bytes(1000, 3) }] },
     { repo: 'Qwen/corrupt', commit: COMMIT, files: [{ path: 'm.gguf', content: wrong, served: Buffer.from(wrong).fill(7, 500_000, 500_001) }] },
     { repo: 'meta/gated', commit: COMMIT, token: TOKEN, files: [{ path: 'g.gguf', content: bytes(200_000, 4) }] },
+    { repo: 'Qwen/long', commit: COMMIT, files: [{ path: 'l.gguf', content: bytes(100_000, 5), served: bytes(150_000, 5) }] },
   ]);
 });
 after(() => hub.close());
@@ -160,6 +161,19 @@ test('a file whose bytes do not match the Hub\'s SHA-256 is discarded with both 
   assert.ok(!existsSync(cache().partialPath('Qwen/corrupt', sha256(wrong))));
   assert.ok(!existsSync(cache().blobPath('Qwen/corrupt', sha256(wrong))));
   assert.ok(!existsSync(snapshot('Qwen/corrupt', 'm.gguf')));
+});
+
+test('a server that sends more bytes than the Hub lists: discarded', async () => {
+  await rejects(pullFile('Qwen/long', 'l.gguf', opts()), 'checksum', /sent more than the 100000 bytes the Hub lists; the download was discarded/);
+  assert.ok(!existsSync(cache().partialPath('Qwen/long', sha256(bytes(100_000, 5)))));
+  assert.ok(!existsSync(snapshot('Qwen/long', 'l.gguf')));
+});
+
+test('an exception from the progress callback ends the download; it is not taken for a broken connection', async () => {
+  hub.fault({ on: 'cdn', pieceDelayMs: 5 });
+  await assert.rejects(pullFile(REPO, FILE, opts({ onProgress: (p) => { if (p.receivedBytes > 0) throw new Error('from the callback'); } })), /from the callback/);
+  assert.equal(hub.count('cdn'), 1);
+  assert.ok(!existsSync(snapshot()));
 });
 
 test('a Range the server ignores restarts from the first byte', async () => {
@@ -307,6 +321,7 @@ test('a full disk: refused before starting when too small; a disk that fills mid
   const e = await rejects(pullFile(REPO, FILE, opts({ cacheDir: small })), 'disk-space', /needs 3\.0 MiB of free disk space in .*, \d+\.\d MiB is free/);
   assert.ok(e.detail.freeBytes! < big.length);
   assert.equal(hub.count('cdn'), 0, 'nothing downloaded');
+  assert.ok(!existsSync(new HubCache(small).partialPath(REPO, sha256(big))), 'nothing written');
   rmSync(filler);
 
   // Room at the check, then something else fills the disk while the body streams.

@@ -76,6 +76,8 @@ function truthy(v: string | undefined): boolean {
 class Meter {
   private samples: [number, number][] = [];
   add(t: number, bytes: number): void {
+    const lastT = this.samples.length ? this.samples[this.samples.length - 1][0] : -Infinity;
+    if (t - lastT < 100) return;
     this.samples.push([t, bytes]);
     while (this.samples.length > 2 && t - this.samples[0][0] > SPEED_WINDOW_MS) this.samples.shift();
   }
@@ -146,8 +148,15 @@ async function downloadBlob({ cache, repo, file, commit, entry, o }: BlobJob): P
   const release = cache.lock(repo, blob);
   let fh: FileHandle | undefined;
   try {
+    let have = 0;
+    try {
+      have = statSync(part).size;
+    } catch {
+      // no partial file
+    }
+    // Checked before anything is written, so a refusal leaves nothing behind.
+    await checkFreeSpace(dirname(part), size - (have > size ? 0 : have), what);
     fh = await open(part, 'a+');
-    let have = (await fh.stat()).size;
     if (have > size) {
       await fh.truncate(0);
       have = 0;
@@ -169,7 +178,6 @@ async function downloadBlob({ cache, repo, file, commit, entry, o }: BlobJob): P
       report('resuming', 0, true);
       await hashPrefix(fh, have, h, (n) => report('resuming', n, n === resumedFrom), o.signal);
     }
-    await checkFreeSpace(dirname(part), size - have, what);
 
     const { endpoint, auth } = hubAccess(o);
     const url = resolveUrl(endpoint, repo, commit, file);
@@ -207,23 +215,30 @@ async function downloadBlob({ cache, repo, file, commit, entry, o }: BlobJob): P
         throw statusError(res, what, auth !== undefined);
       }
       report('downloading', have, true);
-      try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          if (have + chunk.length > size) {
-            res.body.destroy();
-            throw new HubError('checksum', `${what}: the server sent more than the ${size} bytes the Hub lists; the download was discarded`, { url: shownUrl(res.url) });
-          }
-          h.update(chunk);
-          await writeAll(fh, chunk, part);
-          have += chunk.length;
-          fetched += chunk.length;
-          cuts = 0;
-          report('downloading', have);
+      const body = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await body.next();
+        } catch {
+          // The connection broke mid-body (or was cancelled): handled below, from the bytes we have.
+          break;
         }
-      } catch (e) {
-        if (e instanceof HubError) throw e;
-        if (o.signal?.aborted) throw new HubError('aborted', `${what}: cancelled at ${have} of ${size} bytes; the partial file is kept and the download resumes from it`, { partialPath: part });
-        // The connection broke mid-body: continue from the bytes we have.
+        if (next.done) break;
+        const chunk = next.value;
+        if (have + chunk.length > size) {
+          res.body.destroy();
+          await fh.close();
+          fh = undefined;
+          rmSync(part, { force: true });
+          throw new HubError('checksum', `${what}: the server sent more than the ${size} bytes the Hub lists; the download was discarded`, { url: shownUrl(res.url) });
+        }
+        h.update(chunk);
+        await writeAll(fh, chunk, part);
+        have += chunk.length;
+        fetched += chunk.length;
+        cuts = 0;
+        report('downloading', have);
       }
       if (have < size) {
         if (o.signal?.aborted) throw new HubError('aborted', `${what}: cancelled at ${have} of ${size} bytes; the partial file is kept and the download resumes from it`, { partialPath: part });
