@@ -2,7 +2,7 @@
 // (HF_ENDPOINT) with the cache in a temporary HF_HUB_CACHE and HOME: the path printed last, progress
 // on stderr, the cache reused, errors in one line, a file size limit hit mid-download (ulimit -f) and
 // Ctrl-C, each resumed by the next pull; then the pulled model listed by `hearth models`.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after, afterEach, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
@@ -29,20 +29,18 @@ before(async () => {
   // A real GGUF of a few MiB (so a throttled download can be interrupted midway).
   writeTinyModel(join(tmp, 'served.gguf'), { name: 'served-model', nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nLayer: 2, fileType: 0 });
   model = readFileSync(join(tmp, 'served.gguf'));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+// Each test gets its own fake Hub, closed when it ends, and its own HOME and cache.
+beforeEach(async () => {
   hub = await FakeHub.start([
     { repo: REPO, commit: COMMIT, files: [{ path: FILE, content: model }] },
     { repo: 'meta/gated', commit: COMMIT, token: TOKEN, files: [{ path: 'g.gguf', content: Buffer.alloc(1000, 3) }] },
   ]);
-});
-after(async () => {
-  await hub.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
-beforeEach(() => {
-  hub.reset();
   home = mkdtempSync(join(tmp, 'home-'));
   cache = join(home, 'hf-cache');
 });
+afterEach(() => hub.close());
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; out: string; err: string[] }
 

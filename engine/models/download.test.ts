@@ -2,7 +2,7 @@
 // redirect to a CDN host that never sees the token, Range resumption within a call and after a
 // restart, checksums, 401/403/404, 429 with Retry-After, a full disk, cancelling, and the cache
 // reused so that no completed file is fetched twice and nothing partial is ever at the snapshot path.
-import { test, before, after, beforeEach, afterEach } from 'node:test';
+import { test, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,21 +36,22 @@ const wrong = bytes(1 << 20, 2);
 let hub: FakeHub;
 let dir: string;
 
-before(async () => {
-  hub = await FakeHub.start([
-    { repo: REPO, commit: COMMIT, files: [{ path: FILE, content: big }, { path: 'README.md', content: readme, git: true }, { path: 'sub/other.gguf', content: bytes(1000, 3) }] },
-    { repo: 'Qwen/corrupt', commit: COMMIT, files: [{ path: 'm.gguf', content: wrong, served: Buffer.from(wrong).fill(7, 500_000, 500_001) }] },
-    { repo: 'meta/gated', commit: COMMIT, token: TOKEN, files: [{ path: 'g.gguf', content: bytes(200_000, 4) }] },
-    { repo: 'Qwen/long', commit: COMMIT, files: [{ path: 'l.gguf', content: bytes(100_000, 5), served: bytes(150_000, 5) }] },
-  ]);
-});
-after(() => hub.close());
+const REPOS = [
+  { repo: REPO, commit: COMMIT, files: [{ path: FILE, content: big }, { path: 'README.md', content: readme, git: true }, { path: 'sub/other.gguf', content: bytes(1000, 3) }] },
+  { repo: 'Qwen/corrupt', commit: COMMIT, files: [{ path: 'm.gguf', content: wrong, served: Buffer.from(wrong).fill(7, 500_000, 500_001) }] },
+  { repo: 'meta/gated', commit: COMMIT, token: TOKEN, files: [{ path: 'g.gguf', content: bytes(200_000, 4) }] },
+  { repo: 'Qwen/long', commit: COMMIT, files: [{ path: 'l.gguf', content: bytes(100_000, 5), served: bytes(150_000, 5) }] },
+];
 
-beforeEach(() => {
+// Each test gets its own servers and cache directory, closed and removed when it ends.
+beforeEach(async () => {
+  hub = await FakeHub.start(REPOS);
   dir = mkdtempSync(join(tmpdir(), 'hearth-dl-'));
-  hub.reset();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await hub.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function opts(extra: PullOptions = {}): PullOptions {
   return { endpoint: hub.url, cacheDir: dir, token: null, env: {}, retryDelayMs: 5, ...extra };

@@ -1,7 +1,7 @@
 // The HTTP client: downloads through an HTTP proxy (absolute-URI requests for http, CONNECT tunnels
 // for https with the server's certificate checked), the no-proxy list, redirect limits, timeouts,
 // cancelling, and Retry-After.
-import { test, before, after } from 'node:test';
+import { test, after, afterEach, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
@@ -20,14 +20,16 @@ const dir = mkdtempSync(join(tmpdir(), 'hearth-http-'));
 const servers: (http.Server | https.Server | net.Server)[] = [];
 /** Tunnelled sockets, which leave the proxy's HTTP server and are closed here. */
 const tunnels = new Set<net.Socket | Duplex>();
-after(async () => {
+// The servers a test starts are closed when it ends.
+afterEach(async () => {
   for (const t of tunnels) t.destroy();
-  for (const s of servers) {
+  tunnels.clear();
+  for (const s of servers.splice(0)) {
     if ('closeAllConnections' in s) s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
   }
-  rmSync(dir, { recursive: true, force: true });
 });
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function listen<T extends http.Server | https.Server | net.Server>(s: T, host = '127.0.0.1'): Promise<T & { port: number }> {
   servers.push(s);
@@ -73,10 +75,10 @@ async function proxy(): Promise<{ url: string; seen: Seen[]; tunnelled: () => nu
 
 const COMMIT = 'a'.repeat(40);
 let hub: FakeHub;
-before(async () => {
+beforeEach(async () => {
   hub = await FakeHub.start([{ repo: 'o/m', commit: COMMIT, files: [{ path: 'm.gguf', content: Buffer.alloc(300_000, 5) }] }]);
 });
-after(() => hub.close());
+afterEach(() => hub.close());
 
 test('a download through an HTTP proxy: absolute-URI requests to the Hub and the CDN, with the proxy credentials', async () => {
   const p = await proxy();
