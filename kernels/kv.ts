@@ -4,8 +4,8 @@
 // shader-f16. Kernels that touch the cache start with kvPrelude and use `kv_t`.
 import type { Gpu } from '../engine/gpu/gpu.js';
 
-/** The default: an f16 cache on GPUs that have shader-f16. */
-export function kvF16(gpu: Gpu): boolean {
+/** The default: an f16 cache on GPUs that have shader-f16 (also asked of a device not yet opened, engine/models/fit.ts). */
+export function kvF16(gpu: Pick<Gpu, 'f16'> & { info: Pick<Gpu['info'], 'software'> }): boolean {
   return gpu.f16 && !gpu.info.software;
 }
 

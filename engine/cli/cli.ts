@@ -12,6 +12,8 @@ import { profileDecode, runBench } from './bench.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
 import { runTemplate } from './template.js';
+import { PULL_USAGE, pullCommand } from './pull.js';
+import { MODELS_USAGE, modelsCommand } from './models.js';
 
 class UsageError extends Error {}
 
@@ -23,7 +25,9 @@ const USAGE = `usage: hearth <command> [options]
   bench     --model FILE [--prompt-tokens 256] [--gen-tokens 32] [--backend webgpu|reference] [--json]
             [--profile]                    (then GPU time per kernel of a decode step)
   replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]
-  template  --model FILE [--json]          (stdin: JSON array of {role, content}; stdout: the chat prompt)`;
+  template  --model FILE [--json]          (stdin: JSON array of {role, content}; stdout: the chat prompt)
+  ${PULL_USAGE}
+  ${MODELS_USAGE}`;
 
 type Flags = Map<string, string | true>;
 
@@ -279,6 +283,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
+  if (cmd === 'pull' || cmd === 'models') return process.exit(await (cmd === 'pull' ? pullCommand : modelsCommand)(rest));
   const flags = parseFlags(cmd, rest);
   switch (cmd) {
     case 'info': {

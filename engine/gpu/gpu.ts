@@ -1,7 +1,6 @@
 // The WebGPU device (Dawn's Node bindings) and the few helpers every kernel shares: buffers that are
 // accounted by purpose, uploads in bounded chunks, readbacks that reject when the device is lost,
 // and compute pipelines compiled once with their WGSL diagnostics in the error.
-import { create, globals } from 'webgpu';
 
 export class GpuError extends Error {
   /** 'device-lost' when the device is gone (nothing on it can run again). */
@@ -45,8 +44,13 @@ export type MemoryKind = 'weights' | 'kv' | 'scratch';
 
 let gpuInstance: GPU | undefined;
 
-function navigatorGpu(): GPU {
+/**
+ * Dawn is loaded on first use, not on import: modules that only size tensors and buffers (the fit
+ * check the extension runs, engine/models/fit.ts) import this file without loading the native module.
+ */
+async function navigatorGpu(): Promise<GPU> {
   if (!gpuInstance) {
+    const { create, globals } = await import('webgpu');
     // GPUBufferUsage, GPUMapMode and friends are globals in the WebGPU API.
     Object.assign(globalThis, globals);
     // Dawn rounds timestamps to a coarse step unless told not to; profiles (gpu-profile.ts) need them exact.
@@ -116,7 +120,7 @@ export class Gpu {
 
   /** Acquires the first (high-performance) adapter and a device with its maximum limits. */
   static async create(o: GpuOptions = {}): Promise<Gpu> {
-    const adapter = await navigatorGpu().requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await (await navigatorGpu()).requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new GpuError(NO_ADAPTER);
     const features: GPUFeatureName[] = [];
     if (o.f16 !== false && adapter.features.has('shader-f16')) features.push('shader-f16');

@@ -238,6 +238,25 @@ test('a model over the memory limit is refused before allocating', async () => {
   });
 });
 
+test('a context that does not fit is refused with the largest one that does, and that one loads', async () => {
+  const opts = { device: { f16: false }, int8: false };
+  let budget = 0, most = 0;
+  await assert.rejects(WebGpuModel.load(g, { ...opts, nCtx: 256, maxDeviceBytes: 0 }), (e: unknown) => {
+    assert.ok(e instanceof OutOfMemoryError);
+    budget = e.needed - 1;
+    return true;
+  });
+  await assert.rejects(WebGpuModel.load(g, { ...opts, nCtx: 256, maxDeviceBytes: budget }), (e: unknown) => {
+    assert.ok(e instanceof OutOfMemoryError);
+    most = Number(/the largest context that fits is (\d+) positions/.exec(e.message)?.[1]);
+    return true;
+  });
+  assert.ok(most > 0 && most < 256, `largest context ${most}`);
+  const m = await WebGpuModel.load(g, { ...opts, nCtx: most, maxDeviceBytes: budget });
+  m.dispose();
+  await assert.rejects(WebGpuModel.load(g, { ...opts, nCtx: most + 1, maxDeviceBytes: budget }), OutOfMemoryError);
+});
+
 test('a disposed model rejects calls', async () => {
   const m = await WebGpuModel.load(g, { nCtx: 16 });
   const pending = m.forward(0, [1, 2], 0);

@@ -12,21 +12,21 @@ import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
 import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
 import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
-import { allocTensor, hasInt8Layout, tensorDeviceBytes, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
+import { allocTensor, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
 import type { ModelConfig } from '../gguf/hparams.js';
 import { loadConfig, tensorName, validateTensors } from './model.js';
+import { largestContext, planMemory, planTotal, scratchSizes, tensorLayout, type Activation, type DeviceTraits, type MemoryPlan } from './memory-plan.js';
 import { dequantize } from '../gguf/quant.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan, type AttentionShape } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
-import { kvElementBytes, kvF16 } from '../../kernels/kv.js';
+import { kvF16 } from '../../kernels/kv.js';
 import { MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
-import { GreedySampler, samplerBytes } from '../../kernels/sample.js';
+import { GreedySampler } from '../../kernels/sample.js';
 import { SiluMul } from '../../kernels/silu-mul.js';
 
-/** Most tokens per prefill command buffer (bounds the activation buffers). */
-export const PREFILL_CHUNK = 512;
+export { PREFILL_CHUNK } from './memory-plan.js';
 
 export interface WebGpuLoadOptions {
   /** Positions each sequence's KV cache holds. */
@@ -170,19 +170,6 @@ interface RunState {
   tokenStaging: [GPUBuffer, GPUBuffer];
 }
 
-/** The activations of RunState, each allocated for `chunk` tokens. */
-type Activation = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'proj' | 'gu' | 'act' | 'logits' | 'angles';
-
-/** Bytes of each activation for steps of `t` tokens. */
-function activationBytes(c: ModelConfig, t: number, nCtx: number): { [A in Activation]: number } {
-  const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
-  return {
-    tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
-    proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4,
-    logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
-  };
-}
-
 /** The kernels of a step, their pipelines and bind groups built at load over Weights and RunState. */
 interface Kernels {
   matmul: MatmulKernels;
@@ -205,31 +192,6 @@ interface Kernels {
    * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
    */
   foldsDecode: boolean;
-}
-
-interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
-
-/** Device bytes the model needs, checked against the device's binding and buffer limits. */
-function planMemory(path: string, c: ModelConfig, tensors: Map<string, GGUFTensorInfo>, nCtx: number, nSeq: number, gpu: Gpu, layout: (t: GGUFTensorInfo) => TensorLayout, f16Kv: boolean, cpu: boolean): MemoryPlan {
-  const lim = gpu.limits;
-  let weights = 0;
-  for (const t of tensors.values()) {
-    weights += t.dims.length === 1 ? Math.ceil((t.nelements * 4) / 16) * 16 : tensorDeviceBytes(t.name, t.type, t.dims, lim.maxStorageBufferBindingSize, layout(t));
-  }
-  const kvBinding = c.nHeadKv * nCtx * c.headDim * kvElementBytes(f16Kv);
-  if (kvBinding > lim.maxStorageBufferBindingSize) {
-    throw new GpuError(`${path}: a ${nCtx}-position KV cache layer (${kvBinding} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes; use a smaller context`);
-  }
-  // Fewer tokens per chunk when the widest activation would not fit one binding.
-  const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
-  const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(lim.maxStorageBufferBindingSize / widest)));
-  const sizes = activationBytes(c, chunk, nCtx);
-  for (const [name, bytes] of Object.entries(sizes)) {
-    if (bytes > lim.maxStorageBufferBindingSize) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${lim.maxStorageBufferBindingSize} bytes`);
-  }
-  const part = attentionPartialBytes({ ...c, ctx: nCtx }, cpu);
-  const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
-  return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
@@ -348,7 +310,7 @@ async function uploadWeights(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<str
 /** Allocates the run state: activations for plan.chunk tokens, attention's partials, a KV cache per layer and sequence, readback buffers. */
 function allocRunState(gpu: Gpu, c: ModelConfig, nCtx: number, nSeq: number, plan: MemoryPlan, attnPart: { o: number; ml: number }): RunState {
   const kvCache = (kv: 'k' | 'v') => Array.from({ length: c.nLayer }, (_, l) => Array.from({ length: nSeq }, (_, s) => gpu.buffer(`${kv} cache ${l}/${s}`, plan.kvBinding, 'kv')));
-  const bytes = activationBytes(c, plan.chunk, nCtx);
+  const bytes = scratchSizes(c, plan.chunk, nCtx);
   const activation = (a: Activation) => gpu.buffer(a, bytes[a], 'scratch');
   const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   return {
@@ -471,14 +433,16 @@ export class WebGpuModel implements Backend {
     const nCtx = opts.nCtx;
     const cpu = (opts.kernels ?? (gpu.info.software ? 'cpu' : 'gpu')) === 'cpu';
     const int8 = opts.int8 ?? cpu;
-    const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => (int8 && hasInt8Layout(t.type, t.dims[0]) ? 'int8' : 'raw');
     const f16Kv = opts.kvF16 ?? kvF16(gpu);
     if (f16Kv && !gpu.f16) throw new GpuError(`${g.path}: an f16 KV cache needs the shader-f16 feature, which the device lacks`);
-    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, gpu, layout, f16Kv, cpu);
-    const need = plan.weights + plan.kv + plan.scratch;
+    const traits: DeviceTraits = { maxBinding: gpu.limits.maxStorageBufferBindingSize, cpu, int8, f16Kv };
+    const layout = (t: { type: GGMLType; dims: number[] }): TensorLayout => tensorLayout(traits, t);
+    const plan = planMemory(g.path, c, tensors, nCtx, nSeq, traits);
+    const need = planTotal(plan);
     const available = opts.maxDeviceBytes ?? (gpu.info.software ? freemem() : Infinity);
     if (need > available) {
-      throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; use a smaller context or fewer sequences`, need, available);
+      const most = largestContext(g.path, c, tensors, nSeq, traits, available, nCtx);
+      throw new OutOfMemoryError(`${g.path}: the model needs ${GiB(need)} of device memory (weights ${GiB(plan.weights)}, KV cache ${GiB(plan.kv)} for ${nSeq} x ${nCtx} positions, scratch ${GiB(plan.scratch)}) but ${GiB(available)} is available${gpu.info.software ? ' (software adapter: free system memory)' : ''}; ${most > 0 ? `the largest context that fits is ${most} positions` : 'even a 1-position context does not fit'}; use a smaller context or fewer sequences`, need, available);
     }
 
     const { weights, ropeFreqs } = await uploadWeights(gpu, g, c, tensors, layout, opts.onProgress);

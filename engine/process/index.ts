@@ -6,3 +6,19 @@ export { PROTOCOL_VERSION, EXIT_DEVICE_LOST, GREEDY, DONE_REASONS, ERROR_CODES, 
 export type {
   Sampling, Generation, ChatMessage, ContextChunk, LoadReport, ProbeReport, Timings, DoneReason, DoneResponse, ErrorResponse, ErrorCode, ServerStats,
 } from './protocol.js';
+// Models: the Hub (download with progress and cancel, into the shared Hugging Face cache), models
+// already on disk, the curated catalog and the fit check before loading. None of it opens a GPU.
+export { pullFile } from '../models/download.js';
+export type { DownloadProgress, PullOptions, PullResult } from '../models/download.js';
+export { listFiles, repoCommit, hubEndpoint, hubToken } from '../models/hub.js';
+export type { HubFile, HubOptions } from '../models/hub.js';
+export type { HttpOptions } from '../models/http.js';
+export { HubError } from '../models/hub-error.js';
+export type { HubErrorCode, HubErrorDetail } from '../models/hub-error.js';
+export { hubCacheDir } from '../models/hub-cache.js';
+export { discoverModels, modelRoots } from '../models/discovery.js';
+export type { Discovery, DiscoveryOptions, FoundModel, ModelRoot, ModelSource, SkippedFile } from '../models/discovery.js';
+export { CATALOG, catalogFiles, defaultEntry } from '../models/catalog.js';
+export type { CatalogEntry, CatalogFile, CatalogQuant, CatalogRole, CatalogSize } from '../models/catalog.js';
+export { checkFit, estimateFit, DEFAULT_MAX_BINDING } from '../models/fit.js';
+export type { FitDevice, FitOptions, FitReport } from '../models/fit.js';
