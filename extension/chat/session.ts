@@ -62,7 +62,8 @@ export class ChatSession {
     for (const l of this.listeners) l(m);
   }
 
-  private notice(text: string): void {
+  /** A line above the composer (what was cut, what was dropped); the last three are kept. */
+  notice(text: string): void {
     this.notices = [...this.notices.slice(-2), text];
     this.emit({ type: 'notice', text });
   }
