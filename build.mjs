@@ -34,3 +34,5 @@ if (!only.length && existsSync('extension/extension.ts')) {
   // VS Code loads extensions as CommonJS.
   await build({ ...common, banner: undefined, format: 'cjs', entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, external: ['vscode'] });
 }
+// The chat webview's script, for the browser.
+await build({ ...common, banner: undefined, platform: 'browser', format: 'iife', packages: undefined, target: 'chrome120', minify: true, sourcemap: false, entryPoints: { chat: 'media/chat/main.ts' }, outdir: 'dist' });

@@ -109,6 +109,23 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     return this.client?.pid;
   }
 
+  /** The client once a model is ready (waiting through a start, load or restart); refused when there is none to wait for. */
+  whenReady(): Promise<InferenceClient> {
+    return new Promise((resolve, reject) => {
+      const check = (s: EngineState): boolean => {
+        if (s.kind === 'ready' && this.client) resolve(this.client);
+        else if (s.kind === 'no-model') reject(new Error('no model is set: pick a GGUF file (Hearth: Pick Model File) or set hearth.modelPath'));
+        else if (s.kind === 'error') reject(new Error(s.message));
+        else if (this.disposed) reject(new Error('Hearth is shutting down'));
+        else return false;
+        return true;
+      };
+      if (check(this.current)) return;
+      const on = (s: EngineState) => { if (check(s)) this.off('state', on); };
+      this.on('state', on);
+    });
+  }
+
   /** Applies settings: a new nodePath restarts the process, a new model or context size reloads. */
   configure(s: HostSettings): Promise<void> {
     this.wanted = { ...s };

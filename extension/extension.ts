@@ -14,6 +14,9 @@ import { registerCommands, pickModelFile } from './commands.js';
 import { StatusBar } from './status.js';
 import { percent } from './state.js';
 import { TestLog } from './test-hooks.js';
+import { ChatSession } from './chat/session.js';
+import { CHAT_VIEW_ID, ChatView, registerChatCommands } from './chat/view.js';
+import type { Turn } from './chat/messages.js';
 
 let host: EngineHost | undefined;
 
@@ -96,6 +99,14 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   completer.on('log', (m) => log.info(m));
 
+  // Chat keeps its own KV slot in the same process, so completions stay warm while it answers.
+  const TRANSCRIPT = 'hearth.chat.transcript';
+  const chat = new ChatSession({
+    engine: () => engine.whenReady(),
+    store: { load: () => context.workspaceState.get<Turn[]>(TRANSCRIPT), save: (t) => void context.workspaceState.update(TRANSCRIPT, t) },
+  });
+  const chatView = new ChatView(context.extensionUri, chat, (m) => log.warn(m));
+
   const settings = () => ({ modelPath: expandPath(config.modelPath), nodePath: expandPath(config.nodePath), contextSize: config.contextSize });
   context.subscriptions.push(
     log,
@@ -104,6 +115,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, { provideInlineCompletionItems: (d, p, c, t) => provider.provideInlineCompletionItems(d, p, c, t) }),
     new ContextSources(ring, completer, provider, () => engine.ready !== undefined && globallyEnabled(config)),
     ...registerCommands({ provider, config: () => config, log }),
+    vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView),
+    chatView,
+    ...registerChatCommands(chatView, chat),
+    { dispose: () => chat.stop() },
     vscode.window.onDidChangeActiveTextEditor(refresh),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('hearth')) return;

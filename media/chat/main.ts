@@ -1,0 +1,171 @@
+// The chat webview: draws the transcript the host sends, streams answers through StreamingMarkdown,
+// and posts the user's actions back. It keeps no transcript of its own: the host owns it, so a
+// hidden or reloaded view is redrawn from a snapshot.
+import { parseToWebview, type ToHost, type ToWebview, type Turn } from '../../extension/chat/messages.js';
+import { StreamingMarkdown } from './render.js';
+
+interface VsCodeApi { postMessage(m: ToHost): void; getState(): unknown; setState(s: unknown): void }
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const post = (m: ToHost) => vscode.postMessage(m);
+
+const transcript = document.getElementById('transcript')!;
+const notices = document.getElementById('notices')!;
+const input = document.getElementById('input') as HTMLTextAreaElement;
+const send = document.getElementById('send') as HTMLButtonElement;
+const empty = document.getElementById('empty')!;
+document.getElementById('new-chat')!.addEventListener('click', () => post({ type: 'new-chat' }));
+
+const answers = new Map<string, { md: StreamingMarkdown; el: HTMLElement }>();
+let busy = false;
+
+const STATUS_TEXT: Record<string, string> = { stopped: 'Stopped.', interrupted: 'Interrupted: the inference process stopped.', error: 'Error.' };
+
+function setBusy(b: boolean): void {
+  busy = b;
+  send.textContent = b ? 'Stop' : 'Send';
+  send.title = b ? 'Stop (Escape)' : 'Send (Enter)';
+  send.classList.toggle('stop', b);
+}
+
+// Follow the answer unless the user scrolled up; at most one layout read per frame, not per token.
+let follow = true;
+let scrollQueued = false;
+transcript.addEventListener('scroll', () => {
+  follow = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+});
+function scrollToEnd(): void {
+  if (!follow || scrollQueued) return;
+  scrollQueued = true;
+  requestAnimationFrame(() => {
+    scrollQueued = false;
+    transcript.scrollTop = transcript.scrollHeight;
+  });
+}
+
+function addTurn(t: Turn): void {
+  empty.hidden = true;
+  if (t.role === 'user') follow = true;
+  const el = document.createElement('div');
+  el.className = `turn ${t.role}`;
+  el.dataset.id = t.id;
+  if (t.label) {
+    const label = document.createElement('div');
+    label.className = 'turn-label';
+    label.textContent = t.label;
+    el.appendChild(label);
+  }
+  const body = document.createElement('div');
+  body.className = 'turn-body';
+  el.appendChild(body);
+  transcript.appendChild(el);
+  if (t.role === 'user') {
+    body.textContent = t.text;
+  } else {
+    const md = new StreamingMarkdown(body, (action, code, language) => post(action === 'open' ? { type: 'open', code, language } : { type: action, code }));
+    answers.set(t.id, { md, el });
+    md.append(t.text);
+    if (t.status !== 'streaming') end(t.id, t.status, t.note);
+  }
+  scrollToEnd();
+}
+
+function end(id: string, status: string, note?: string): void {
+  const a = answers.get(id);
+  if (!a) return;
+  a.md.finish();
+  a.el.classList.add(status);
+  if (status !== 'done') {
+    const s = document.createElement('div');
+    s.className = 'turn-status';
+    s.textContent = note ? `${STATUS_TEXT[status] ?? ''} ${note}`.trim() : STATUS_TEXT[status] ?? '';
+    a.el.appendChild(s);
+  }
+}
+
+function notice(text: string): void {
+  const n = document.createElement('div');
+  n.className = 'notice';
+  n.textContent = text;
+  notices.appendChild(n);
+  while (notices.childElementCount > 3) notices.firstElementChild!.remove();
+}
+
+function onMessage(m: ToWebview): void {
+  switch (m.type) {
+    case 'snapshot':
+      transcript.querySelectorAll('.turn').forEach((e) => e.remove());
+      answers.clear();
+      notices.replaceChildren();
+      empty.hidden = m.turns.length > 0;
+      for (const t of m.turns) addTurn(t);
+      for (const n of m.notices) notice(n);
+      setBusy(m.busy);
+      break;
+    case 'turn':
+      addTurn(m.turn);
+      if (m.turn.status === 'streaming') setBusy(true);
+      break;
+    case 'delta': {
+      const a = answers.get(m.id);
+      if (!a) return;
+      a.md.append(m.text);
+      scrollToEnd();
+      break;
+    }
+    case 'end':
+      end(m.id, m.status, m.note);
+      setBusy(false);
+      break;
+    case 'notice':
+      notice(m.text);
+      break;
+    case 'focus':
+      input.focus();
+      break;
+  }
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  let m: ToWebview;
+  try {
+    m = parseToWebview(e.data);
+  } catch (err) {
+    console.error(`hearth chat: ${(err as Error).message}`);
+    return;
+  }
+  onMessage(m);
+});
+
+function submit(): void {
+  if (busy) return;
+  const text = input.value;
+  if (!text.trim()) return;
+  input.value = '';
+  vscode.setState({ draft: '' });
+  post({ type: 'send', text });
+}
+
+send.addEventListener('click', () => (busy ? post({ type: 'stop' }) : submit()));
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    submit();
+  }
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && busy) {
+    e.preventDefault();
+    post({ type: 'stop' });
+  }
+});
+input.addEventListener('input', () => vscode.setState({ draft: input.value }));
+
+const state = vscode.getState() as { draft?: unknown } | undefined;
+if (typeof state?.draft === 'string') input.value = state.draft;
+setBusy(false);
+post({ type: 'ready' });
+
+// Markdown characters rendered so far, for the streaming test (proof that rendering stays linear).
+(window as unknown as { hearthRendered: () => number }).hearthRendered = () => [...answers.values()].reduce((s, a) => s + a.md.renderedChars, 0);
