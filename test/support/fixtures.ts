@@ -4,7 +4,7 @@
 // the full-size benchmark shapes are written without holding the model in memory.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { GGMLType, typeName } from '../../engine/gguf/ggml.js';
 import { GGUFValueType, readGGUF } from '../../engine/gguf/gguf.js';
 import { GGUFMetaEntry, GGUFWriteTensor, metadataEntries, writeGGUF } from '../../engine/gguf/gguf-writer.js';
@@ -214,8 +214,8 @@ export function writeFixtureModel(path: string, opts: FixtureOptions, edit?: (f:
 /** Path of the cached fixture for these options under .cache/fixtures, written first if missing. */
 export function fixtureModel(opts: FixtureOptions, dir = resolve(process.cwd(), '.cache/fixtures')): string {
   const o = fixtureOptions(opts);
-  // the vocabulary file's name holds the hash of what it was made from
-  const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, ...o, vocabFile: basename(vocabPath(o.vocab)) })).digest('hex').slice(0, 16);
+  // the vocabulary file's path holds the hash of what it was made from (or llama.cpp's commit)
+  const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, ...o, vocabFile: relative(process.cwd(), vocabPath(o.vocab)) })).digest('hex').slice(0, 16);
   const path = join(dir, `${o.arch}-${o.vocab}-${typeName(o.type)}-${key}.gguf`);
   if (existsSync(path)) return path;
   mkdirSync(dir, { recursive: true });

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { GGUFValueType } from '../../engine/gguf/gguf.js';
 import { GGUFMetaEntry, writeGGUF } from '../../engine/gguf/gguf-writer.js';
+import type { Llama } from 'node-llama-cpp';
 
 // Bump when the conversion changes, so stale cached files are not reused.
 const VOCAB_VERSION = 1;
@@ -534,7 +535,7 @@ function splitInputs(raw: string): string[] {
 }
 
 /** Parses llama.cpp's .out file: one line of space-separated ids per input. */
-export function parseOut(raw: string): number[][] {
+function parseOut(raw: string): number[][] {
   const lines = raw.split('\n');
   if (lines.at(-1) === '') lines.pop();
   return lines.map((l) => (l.trim() ? l.trim().split(' ').map(Number) : []));
@@ -551,6 +552,12 @@ export function llamaCppOut(file: string): number[][] {
   return parseOut(readFileSync(llamaCppFile(`models/ggml-vocab-${file}.gguf.out`), 'utf8'));
 }
 
+let llama: Promise<Llama> | undefined;
+/** node-llama-cpp's CPU build, loaded once and only when expected ids are missing. */
+function llamaCpp(): Promise<Llama> {
+  return (llama ??= import('node-llama-cpp').then(({ getLlama, LlamaLogLevel }) => getLlama({ build: 'never', gpu: false, logLevel: LlamaLogLevel.disabled })));
+}
+
 /**
  * llama.cpp's test inputs with their token ids (no BOS, special text not parsed): for llama.cpp's own
  * files its .out; for the converted ones what llama.cpp itself makes of them, computed once with
@@ -565,9 +572,7 @@ export async function vocabCases(name: VocabName): Promise<[string, number[]][]>
     const path = vocabPath(name);
     const cached = `${path}.${createHash('sha256').update(llamaCppVersion()).update(JSON.stringify(inputs)).digest('hex').slice(0, 12)}.out`;
     if (!existsSync(cached)) {
-      const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-      const llama = await getLlama({ build: 'never', gpu: false, logLevel: LlamaLogLevel.disabled });
-      const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+      const model = await (await llamaCpp()).loadModel({ modelPath: path, vocabOnly: true });
       try {
         const text = inputs.map((s) => Array.from(model.tokenize(s, false)).map((id) => ` ${id}`).join('') + '\n').join('');
         writeAtomically(cached, (tmp) => writeFileSync(tmp, text));
