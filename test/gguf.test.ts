@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { GGMLType } from '../engine/gguf/ggml.js';
 import { GGUFError, GGUFValueType, readGGUF, readTensorBytes, metaString, metaNumber, metaArray } from '../engine/gguf/gguf.js';
 import { metadataEntries, writeGGUF } from '../engine/gguf/gguf-writer.js';
-
-const SHARED = resolve(process.cwd(), '../shared/vocab');
+import { VOCABS, vocabPath } from './support/vocab.js';
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-gguf-'));
 
 function sampleFile(version: 2 | 3 = 3, alignment = 32) {
@@ -86,11 +85,9 @@ test('round trip of every metadata type, both versions, custom alignment', () =>
   }
 });
 
-test('reads llama.cpp vocab files like node-llama-cpp does, and rewrites them losslessly', async () => {
-  const files = readdirSync(SHARED).filter((f) => f.endsWith('.gguf'));
-  assert.ok(files.length >= 4, `vocab files in ${SHARED}`);
-  for (const f of files) {
-    const path = join(SHARED, f);
+test(`reads the ${VOCABS.length} vocabulary files (llama.cpp's and ours) like node-llama-cpp does, and rewrites them losslessly`, async () => {
+  for (const path of VOCABS.map(vocabPath)) {
+    const f = basename(path);
     const g = readGGUF(path);
     const theirs = await readGgufFileInfo(path, { readTensorInfo: true, ignoreKeys: [] });
     assert.equal(g.version, theirs.version);

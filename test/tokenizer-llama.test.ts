@@ -1,23 +1,21 @@
-// Our tokenizers against llama.cpp itself (node-llama-cpp, vocab-only) for every vocabulary in
-// shared/vocab: a generated corpus tokenized with and without special-token parsing, detokenized
+// Our tokenizers against llama.cpp itself (node-llama-cpp, vocab-only) for every vocabulary of
+// test/support/vocab.ts: a generated corpus tokenized with and without special-token parsing, detokenized
 // both ways, random token sequences detokenized (byte tokens and split characters included), the
 // special ids and the end-of-generation set.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { getLlama, LlamaLogLevel, LlamaModel, Token } from 'node-llama-cpp';
 import { readGGUF } from '../engine/gguf/gguf.js';
 import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
 import { tokenizerCorpus } from './support/tokenizer-corpus.js';
 import { rng } from './support/rng.js';
+import { VOCABS, VocabName, vocabPath } from './support/vocab.js';
 
-const VOCABS = ['deepseek-coder', 'gpt-2', 'llama-spm', 'qwen2'];
-const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);
 const llama = await getLlama({ build: 'never', gpu: false, logLevel: LlamaLogLevel.disabled });
 const corpus = tokenizerCorpus(1234, 500);
 
 const loaded = new Map<string, Promise<{ model: LlamaModel; tok: Tokenizer }>>();
-function load(v: string) {
+function load(v: VocabName) {
   let p = loaded.get(v);
   if (!p) {
     p = llama.loadModel({ modelPath: vocabPath(v), vocabOnly: true }).then((model) => ({ model, tok: Tokenizer.fromGGUF(readGGUF(vocabPath(v))) }));

@@ -1,11 +1,11 @@
 // Every pre-tokenizer llama.cpp knows, and the vocabulary options that change tokenization, checked
-// against llama.cpp (node-llama-cpp). Each variant is a copy of a shared/vocab GGUF with its
-// tokenizer metadata changed (tokenizer.ggml.pre, token types, names that switch strip rules).
+// against llama.cpp (node-llama-cpp). Each variant is a copy of a test/support/vocab.ts GGUF with
+// its tokenizer metadata changed (tokenizer.ggml.pre, token types, names that switch strip rules).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { GGUF, GGUFValueType, readGGUF } from '../engine/gguf/gguf.js';
 import { GGUFMetaEntry, metadataEntries, writeGGUF } from '../engine/gguf/gguf-writer.js';
@@ -13,8 +13,8 @@ import { PRE_TOKENIZER_NAMES, preTokenizerConfig } from '../engine/tokenizer/pre
 import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
 import { BYTE_TO_CHAR } from '../engine/tokenizer/unicode.js';
 import { codepointSweep, tokenizerCorpus } from './support/tokenizer-corpus.js';
+import { VocabName, vocabPath } from './support/vocab.js';
 
-const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);
 const llama = await getLlama({ build: 'never', gpu: false, logLevel: LlamaLogLevel.disabled });
 const dir = mkdtempSync(join(tmpdir(), 'hearth-tokenizer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +29,7 @@ const bases = new Map<string, GGUF>();
  * in place; `keep` cuts the vocabulary to its first tokens (and merges), which keeps byte-level BPE
  * vocabularies whole enough for splitting tests and makes them quick to write and load.
  */
-function variant(name: string, base: string, set: Record<string, unknown>, opts: { keep?: number; edit?: (texts: string[], types: Int32Array) => void } = {}): string {
+function variant(name: string, base: VocabName, set: Record<string, unknown>, opts: { keep?: number; edit?: (texts: string[], types: Int32Array) => void } = {}): string {
   const g = bases.get(base) ?? bases.set(base, readGGUF(vocabPath(base))).get(base)!;
   const entries: GGUFMetaEntry[] = metadataEntries(g).filter((e) => !(e.key in set));
   for (const [key, value] of Object.entries(set)) {

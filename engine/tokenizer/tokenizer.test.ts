@@ -1,44 +1,25 @@
-// Tokenizers against llama.cpp's own expectations (shared/vocab/*.inp / .out, as its
-// test-tokenizer-0 reads them) plus the behaviours callers rely on: special tokens, byte fallback,
-// streaming decode of characters split across tokens, and clear errors for bad metadata.
+// Tokenizers against llama.cpp's expectations for its tokenizer tests (the inputs its
+// test-tokenizer-0 reads, with llama.cpp's ids for every vocabulary of test/support/vocab.ts) plus
+// the behaviours callers rely on: special tokens, byte fallback, streaming decode of characters split
+// across tokens, and clear errors for bad metadata.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { GGUF, readGGUF } from '../gguf/gguf.js';
 import { StreamDecoder, Tokenizer } from './tokenizer.js';
 import { LETTER, UNDEFINED, WHITESPACE, cptFlags } from './unicode.js';
+import { VOCABS, VocabName, vocabCases, vocabPath } from '../../test/support/vocab.js';
 
-const VOCABS = ['deepseek-coder', 'gpt-2', 'llama-spm', 'qwen2'];
-const vocabPath = (v: string) => resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${v}.gguf`);
 const cache = new Map<string, Tokenizer>();
-const load = (v: string) => {
+const load = (v: VocabName) => {
   let t = cache.get(v);
   if (!t) cache.set(v, (t = Tokenizer.fromGGUF(readGGUF(vocabPath(v)))));
   return t;
 };
 
-/** The .inp/.out pairs, split exactly as test-tokenizer-0.cpp does. */
-function vocabCases(v: string): [string, number[]][] {
-  const raw = readFileSync(vocabPath(v) + '.inp', 'utf8');
-  const sep = '\n__ggml_vocab_test__\n';
-  const inputs: string[] = [];
-  for (let pos = 0; pos < raw.length;) {
-    const next = raw.indexOf(sep, pos);
-    if (next < 0) { inputs.push(raw.slice(pos)); break; }
-    inputs.push(raw.slice(pos, next));
-    pos = next + sep.length;
-  }
-  const outputs = readFileSync(vocabPath(v) + '.out', 'utf8').split('\n');
-  if (outputs.at(-1) === '') outputs.pop();
-  assert.equal(inputs.length, outputs.length, `${v}: .inp and .out hold different numbers of cases`);
-  return inputs.map((s, i) => [s, outputs[i].trim() ? outputs[i].trim().split(' ').map(Number) : []]);
-}
-
 for (const v of VOCABS) {
-  test(`${v}: every case of ggml-vocab-${v}.gguf.inp tokenizes to .out`, () => {
+  test(`${v}: every one of llama.cpp's tokenizer test inputs tokenizes as in llama.cpp`, async () => {
     const tok = load(v);
-    const cases = vocabCases(v);
+    const cases = await vocabCases(v);
     assert.ok(cases.length >= 40, `${v}: only ${cases.length} cases`);
     for (const [text, want] of cases) {
       assert.deepEqual(tok.encode(text, { addBos: false, parseSpecial: false }), want, `${v}: ${JSON.stringify(text)}`);
@@ -123,8 +104,9 @@ test('StreamDecoder never emits half a character and adds up to the whole text',
     chunks.push(d.flush());
     for (const c of chunks) assert.ok(!c.includes('\uFFFD'), `${v}: a chunk holds a broken character`);
     assert.ok(chunks.some((c, i) => c === '' && i < ids.length), `${v}: no token ends mid-character, so nothing was held back`);
-    // SPM keeps the space prefix when streaming; decode() removes it
-    assert.equal(chunks.join(''), (tok.kind === 'spm' ? ' ' : '') + text, v);
+    // SPM keeps the space prefix (where the vocabulary adds one) when streaming; decode() removes it
+    const prefix = tok.kind === 'spm' && readGGUF(vocabPath(v)).metadata.get('tokenizer.ggml.add_space_prefix') !== false;
+    assert.equal(chunks.join(''), (prefix ? ' ' : '') + text, v);
   }
   // a character cut off at the end comes out as U+FFFD on flush
   const spm = load('llama-spm');

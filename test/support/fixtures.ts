@@ -1,21 +1,23 @@
 // Seeded random-weight llama / qwen2 GGUF models for tests and the benchmark, with the real tokenizer
-// metadata of a llama.cpp vocab file. Generated on demand into .cache/fixtures (never committed) and
+// metadata of a vocabulary file (test/support/vocab.ts). Generated on demand into .cache/fixtures (never committed) and
 // cached by a hash of every parameter. Tensor data is produced a block of rows at a time, so even
 // the full-size benchmark shapes are written without holding the model in memory.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { GGMLType, typeName } from '../../engine/gguf/ggml.js';
 import { GGUFValueType, readGGUF } from '../../engine/gguf/gguf.js';
 import { GGUFMetaEntry, GGUFWriteTensor, metadataEntries, writeGGUF } from '../../engine/gguf/gguf-writer.js';
 import { tensorName } from '../../engine/model/model.js';
 import { quantize } from '../../engine/gguf/quant.js';
+import { VocabName, vocabPath } from './vocab.js';
 
-export type FixtureVocab = 'qwen2' | 'llama-spm' | 'gpt-2' | 'deepseek-coder';
+// engine/prompt/fim.test.ts takes vocabPath from here
+export { vocabPath };
 
 export interface FixtureOptions {
   arch: 'llama' | 'qwen2';
-  vocab: FixtureVocab;
+  vocab: VocabName;
   /** Type of every matrix (norms and biases stay F32, as llama.cpp writes them). */
   type: GGMLType;
   /** Type of token_embd.weight (default: type). */
@@ -64,11 +66,6 @@ const FILE_TYPE: Partial<Record<GGMLType, number>> = {
 const K_FALLBACK: Partial<Record<GGMLType, GGMLType>> = {
   [GGMLType.Q4_K]: GGMLType.Q5_0, [GGMLType.Q5_K]: GGMLType.Q5_1, [GGMLType.Q6_K]: GGMLType.Q8_0,
 };
-
-export function vocabPath(vocab: FixtureVocab): string {
-  // Tests run from the repo root; shared/ sits beside the repository.
-  return resolve(process.cwd(), '../shared/vocab', `ggml-vocab-${vocab}.gguf`);
-}
 
 /** mulberry32 uniform stream, with Box-Muller normals. */
 class Rng {
@@ -217,7 +214,8 @@ export function writeFixtureModel(path: string, opts: FixtureOptions, edit?: (f:
 /** Path of the cached fixture for these options under .cache/fixtures, written first if missing. */
 export function fixtureModel(opts: FixtureOptions, dir = resolve(process.cwd(), '.cache/fixtures')): string {
   const o = fixtureOptions(opts);
-  const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, ...o })).digest('hex').slice(0, 16);
+  // the vocabulary file's path holds the hash of what it was made from (or llama.cpp's commit)
+  const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, ...o, vocabFile: relative(process.cwd(), vocabPath(o.vocab)) })).digest('hex').slice(0, 16);
   const path = join(dir, `${o.arch}-${o.vocab}-${typeName(o.type)}-${key}.gguf`);
   if (existsSync(path)) return path;
   mkdirSync(dir, { recursive: true });
