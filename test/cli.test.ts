@@ -15,7 +15,7 @@ let cli = '';
 const tmp = mkdtempSync(join(tmpdir(), 'hearth-cli-'));
 
 before(async () => {
-  cli = await bundle('engine/cli.ts', 'hearth');
+  cli = await bundle('engine/cli/cli.ts', 'hearth');
 });
 
 function hearth(args: string[], input?: string) {
