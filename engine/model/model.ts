@@ -58,6 +58,9 @@ export interface ModelConfig {
 // Bounds keep a hostile header from driving huge allocations before tensor shapes are checked.
 const LIMITS = { nLayer: 512, nEmbd: 1 << 16, nHead: 1024, headDim: 1024, nFf: 1 << 18, nVocab: 1 << 22, nCtx: 1 << 24 };
 
+/** The largest context the engine takes (the backends refuse more). */
+export const MAX_CTX = LIMITS.nCtx;
+
 /** llama.cpp tensor names. */
 export const tensorName = {
   tokenEmbd: 'token_embd.weight',
