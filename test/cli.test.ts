@@ -6,7 +6,8 @@ import { copyFileSync, mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GGMLType } from '../engine/gguf/ggml.js';
-import { readGGUF } from '../engine/gguf/gguf.js';
+import { GGUFValueType, readGGUF, readTensorBytes } from '../engine/gguf/gguf.js';
+import { metadataEntries, writeGGUF, type GGUFMetaEntry } from '../engine/gguf/gguf-writer.js';
 import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
 import { fixtureModel } from './support/fixtures.js';
 import { bundle, greedy, tinyModel } from './support/inference-fixtures.js';
@@ -195,4 +196,36 @@ test('the largest values in range are accepted; --ctx past the trained context w
   assert.equal(past.code, 0, past.err.join('\n'));
   assert.deepEqual(past.err, [`hearth: warning: --ctx ${nCtxTrain + 1} > n_ctx_train ${nCtxTrain} of the model -- possible training context overflow`]);
   assert.equal((lastJson(past.out).tokens as number[]).length, 2);
+});
+
+test('names and strings from the file are printed escaped and capped, never raw', () => {
+  const g = readGGUF(tinyModel());
+  const tensors = g.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: readTensorBytes(g, t) }));
+  const hostile = '\x1b[2J\x1b[31mHACKED!!\x00\r\x9b';
+  const variant = (name: string, edit: { metadata?: (m: GGUFMetaEntry[]) => GGUFMetaEntry[]; tensors?: typeof tensors }) => {
+    const path = join(tmp, `${name}.gguf`);
+    writeGGUF(path, { metadata: (edit.metadata ?? ((m) => m))(metadataEntries(g)), tensors: edit.tensors ?? tensors });
+    return path;
+  };
+  const setString = (key: string, value: string) => (m: GGUFMetaEntry[]) => [...m.filter((e) => e.key !== key), { key, type: GGUFValueType.STRING, value }];
+  const extra = { name: hostile, dims: [8], type: GGMLType.F32, data: new Uint8Array(32) };
+  const raw = /[\p{Cc}\p{Cf}]/u;
+  const cases: [string[], number, RegExp][] = [
+    [['info', '--model', variant('dup', { tensors: [...tensors, extra, extra] })], 1, /duplicate tensor name "\\u001b\[2J\\u001b\[31mHACKED!!\\u0000\\r\\u009b"/],
+    [['generate', '--model', variant('extra', { tensors: [...tensors, extra] }), '--tokens', '1', '--backend', 'reference'], 1, /unexpected tensor\(s\) "\\u001b\[2J/],
+    [['info', '--model', variant('arch', { metadata: setString('general.architecture', hostile) })], 1, /architecture "\\u001b\[2J.*" is not supported/],
+    [['info', '--model', variant('long', { tensors: [...tensors, { ...extra, name: 'n'.repeat(60000) }, { ...extra, name: 'n'.repeat(60000) }] })], 1, /duplicate tensor name "n{120}…"$/],
+  ];
+  for (const [args, code, pattern] of cases) {
+    const r = hearth(args);
+    assert.equal(r.code, code, `${args[2]}: ${r.err.join(' | ')}`);
+    assert.equal(r.err.length, 1, `${args[2]}: ${JSON.stringify(r.err)}`);
+    assert.doesNotMatch(r.err[0], raw, args[2]);
+    assert.ok(r.err[0].length < 400, `${args[2]}: ${r.err[0].length} characters`);
+    assert.match(r.err[0], pattern, args[2]);
+  }
+  const report = hearth(['info', '--model', variant('name', { metadata: setString('general.name', hostile) })]);
+  assert.equal(report.code, 0, report.err.join('\n'));
+  assert.doesNotMatch(report.out.replaceAll('\n', ''), raw);
+  assert.match(report.out, /^name {6}= \\u001b\[2J\\u001b\[31mHACKED!!\\u0000\\r\\u009b$/m);
 });

@@ -179,6 +179,10 @@ test('random corruption never crashes or hangs', () => {
       readGGUF(p);
     } catch (e) {
       assert.ok(e instanceof GGUFError, `seed ${seed}: ${(e as Error).stack}`);
+      // Corrupted names and keys are quoted escaped and capped: no control byte reaches a terminal.
+      const m = (e as Error).message;
+      assert.doesNotMatch(m, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u, `seed ${seed}: ${JSON.stringify(m)}`);
+      assert.ok(m.length < p.length + 2000, `seed ${seed}: ${m.length} characters`);
     }
   }
 });

@@ -2,6 +2,7 @@
 // The `hearth` command line. Its output formats are a contract for external checks: keep them stable.
 import { readFileSync } from 'node:fs';
 import { readGGUF, type GGUF } from '../gguf/gguf.js';
+import { escaped, quoted } from '../gguf/quoted.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { loadConfig, MAX_CTX } from '../model/model.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
@@ -40,12 +41,12 @@ const OPTIONS: Record<string, string[]> = {
 
 function parseFlags(cmd: string, args: string[]): Flags {
   const allowed = OPTIONS[cmd];
-  if (!allowed) throw new UsageError(`unknown command "${cmd}"`);
+  if (!allowed) throw new UsageError(`unknown command ${quoted(cmd)}`);
   const flags: Flags = new Map();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const m = /^--?([a-z][a-z0-9-]*)$/.exec(a);
-    if (!m) throw new UsageError(`unexpected argument "${a}"`);
+    if (!m) throw new UsageError(`unexpected argument ${quoted(a)}`);
     const name = m[1];
     if (!allowed.includes(name)) throw new UsageError(`${cmd}: unknown option ${a}`);
     if (flags.has(name)) throw new UsageError(`${cmd}: ${a} given twice`);
@@ -88,7 +89,7 @@ function num(flags: Flags, name: string, r: Range): number | undefined {
   if (v === undefined) return undefined;
   const flag = typed(flags, name);
   const s = String(v);
-  if (!(r.int ? INTEGER : DECIMAL).test(s)) throw new UsageError(`${flag} must be ${r.int ? 'a decimal integer' : 'a decimal number'}, got ${JSON.stringify(s)}`);
+  if (!(r.int ? INTEGER : DECIMAL).test(s)) throw new UsageError(`${flag} must be ${r.int ? 'a decimal integer' : 'a decimal number'}, got ${quoted(s)}`);
   const n = Number(s);
   const above = !r.int && r.above;
   if (!(above ? n > r.min : n >= r.min) || !(n <= (r.max ?? Number.MAX_VALUE))) {
@@ -117,7 +118,7 @@ function tokenIds(flags: Flags, nVocab: number): number[] {
   const v = str(flags, 'tokens');
   return v.split(',').map((item) => {
     const s = item.trim();
-    if (!INTEGER.test(s)) throw new UsageError(`${typed(flags, 'tokens')} must be token ids separated by commas, got ${JSON.stringify(v)}`);
+    if (!INTEGER.test(s)) throw new UsageError(`${typed(flags, 'tokens')} must be token ids separated by commas, got ${quoted(v)}`);
     const id = Number(s);
     if (id >= nVocab) throw new UsageError(`${typed(flags, 'tokens')}: ${s} is not a token id below ${nVocab}`);
     return id;
@@ -133,7 +134,7 @@ function warnPastTraining(flags: Flags, nCtx: number | undefined, nCtxTrain: num
 
 function backendName(flags: Flags): BackendName {
   const b = str(flags, 'backend', 'webgpu');
-  if (b !== 'webgpu' && b !== 'reference') throw new UsageError(`--backend must be webgpu or reference, got "${b}"`);
+  if (b !== 'webgpu' && b !== 'reference') throw new UsageError(`--backend must be webgpu or reference, got ${quoted(b)}`);
   return b;
 }
 
@@ -156,7 +157,7 @@ function info(g: GGUF): string {
     `file      = ${g.path}`,
     `format    = GGUF V${g.version}`,
     `arch      = ${c.arch}`,
-    `name      = ${String(g.metadata.get('general.name') ?? '')}`,
+    `name      = ${escaped(String(g.metadata.get('general.name') ?? ''))}`,
     `n_vocab   = ${c.nVocab}`,
     `n_ctx_train = ${c.nCtxTrain}`,
     `n_embd    = ${c.nEmbd}`,

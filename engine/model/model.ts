@@ -2,6 +2,7 @@
 // against the configuration. Shared by the reference forward pass and the WebGPU model.
 import { GGMLType, SUPPORTED_TYPES, typeName } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, metaArray, metaNumber, metaString } from '../gguf/gguf.js';
+import { quoted } from '../gguf/quoted.js';
 
 export type Arch = 'llama' | 'qwen2';
 export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2'];
@@ -107,7 +108,7 @@ function loadRopeScaling(g: GGUF, arch: Arch, nCtxTrain: number): RopeScaling {
   // A missing type means linear in llama.cpp, which is a no-op at factor 1.
   const typeStr = metaString(g, k('type'), 'linear');
   if (typeStr !== 'none' && typeStr !== 'linear' && typeStr !== 'yarn') {
-    throw new GGUFError(g.path, `rope scaling "${typeStr}" (${k('type')}) is not supported (supported: none, linear, yarn)`);
+    throw new GGUFError(g.path, `rope scaling ${quoted(typeStr)} (${k('type')}) is not supported (supported: none, linear, yarn)`);
   }
   const type = typeStr === 'none' || (typeStr === 'linear' && scale === 1) ? 'none' : typeStr;
   const origCtx = count(g, k('original_context_length'), LIMITS.nCtx, nCtxTrain);
@@ -132,7 +133,7 @@ function loadRopeScaling(g: GGUF, arch: Arch, nCtxTrain: number): RopeScaling {
 export function loadConfig(g: GGUF): ModelConfig {
   const archStr = metaString(g, 'general.architecture');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archStr)) {
-    throw new GGUFError(g.path, `architecture "${archStr}" is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
+    throw new GGUFError(g.path, `architecture ${quoted(archStr)} is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
   }
   const arch = archStr as Arch;
   const k = (s: string) => `${arch}.${s}`;
@@ -241,7 +242,7 @@ export function validateTensors(g: GGUF, c: ModelConfig): Map<string, GGUFTensor
   }
   if (g.tensors.length !== found.size) {
     const extra = g.tensors.filter((t) => !found.has(t.name)).map((t) => t.name);
-    const shown = extra.slice(0, 5).map((n) => `"${n}"`).join(', ') + (extra.length > 5 ? `, ... (${extra.length} in all)` : '');
+    const shown = extra.slice(0, 5).map((n) => quoted(n)).join(', ') + (extra.length > 5 ? `, ... (${extra.length} in all)` : '');
     throw new GGUFError(g.path, `unexpected tensor(s) ${shown} for a ${c.arch} model with this metadata`);
   }
   return found;

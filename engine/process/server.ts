@@ -6,6 +6,7 @@
 // own slot, whose cache the completion does not touch). Every request gets exactly one final
 // message: done, or error.
 import { readGGUF } from '../gguf/gguf.js';
+import { escaped } from '../gguf/quoted.js';
 import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
@@ -431,7 +432,8 @@ class InferenceServer {
           template = new ChatTemplate(src);
         } catch (e) {
           // The model still completes code; chat requests will say why they cannot run.
-          process.stderr.write(`hearth server: ${req.model}: unusable chat template: ${(e as Error).message}\n`);
+          // The message quotes the template, which is file text.
+          process.stderr.write(`hearth server: ${req.model}: unusable chat template: ${escaped((e as Error).message, 400)}\n`);
         }
       }
       const st = backend.stats();

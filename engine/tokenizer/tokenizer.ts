@@ -4,6 +4,7 @@
 // words). Special tokens are taken from the text only when asked, except user-defined ones, which
 // llama.cpp always splits out first.
 import { GGUF, GGUFError } from '../gguf/gguf.js';
+import { quoted } from '../gguf/quoted.js';
 import { PreTokenizer, PreTokenizerConfig, preTokenizerConfig } from './pretokenizer.js';
 import { BYTE_TO_CHAR, CHAR_TO_BYTE, pushUtf8, utf8Bytes, utf8Decode } from './unicode.js';
 
@@ -220,14 +221,14 @@ export class Tokenizer {
     } else if (model === 'gpt2') {
       this.kind = 'bpe';
       this.pre = (preName as string | undefined) ?? 'default';
-      cfg = preTokenizerConfig(this.pre) ?? fail(`unknown pre-tokenizer type "${this.pre}" (tokenizer.ggml.pre)`);
+      cfg = preTokenizerConfig(this.pre) ?? fail(`unknown pre-tokenizer type ${quoted(this.pre)} (tokenizer.ggml.pre)`);
       [bos, eos] = cfg.noDefaultBos ? [undefined, 11] : [11, 11];
       addSpacePrefix = false;
       addBos = cfg.addBos;
       this.cleanSpaces = cfg.cleanSpaces;
       this.escapeWhitespaces = cfg.escapeWhitespaces;
     } else {
-      vocabError(g, `unsupported tokenizer.ggml.model "${String(model)}" (supported: "llama" for SentencePiece, "gpt2" for byte-level BPE)`);
+      vocabError(g, `unsupported tokenizer.ggml.model ${typeof model === 'string' ? quoted(model) : `of type ${typeof model}`} (supported: "llama" for SentencePiece, "gpt2" for byte-level BPE)`);
     }
     addSpacePrefix = bool('tokenizer.ggml.add_space_prefix') ?? addSpacePrefix;
     this.addSpacePrefix = addSpacePrefix;
