@@ -121,6 +121,13 @@ test('bad arguments and bad files: non-zero exit, one clear line on stderr', () 
     [['info', '--model', join(tmp, 'missing.gguf')], 1, /missing\.gguf: cannot open/],
     [['info', '--model', truncated], 1, /truncated\.gguf: .*truncated/],
     [['generate', '--model', truncated, '--tokens', '1'], 1, /truncated\.gguf/],
+    // A directory: every command names the path.
+    [['info', '--model', tmp], 1, new RegExp(`^hearth: ${tmp}: cannot open: it is a directory`)],
+    [['tokenize', '--model', tmp], 1, new RegExp(`^hearth: ${tmp}: cannot open: it is a directory`)],
+    [['generate', '--model', tmp, '--tokens', '1'], 1, new RegExp(`^hearth: ${tmp}: cannot open: it is a directory`)],
+    [['bench', '--model', tmp], 1, new RegExp(`^hearth: ${tmp}: cannot open: it is a directory`)],
+    [['replay', '--model', tmp, '--file', model], 1, new RegExp(`^hearth: ${tmp}: cannot open: it is a directory`)],
+    [['replay', '--model', model, '--file', tmp], 1, new RegExp(`^hearth: ${tmp}: cannot read: EISDIR`)],
   ];
   for (const [args, code, pattern] of cases) {
     const r = hearth(args);

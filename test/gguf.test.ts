@@ -190,3 +190,8 @@ test('random corruption never crashes or hangs', () => {
 test('missing file is a clear error', () => {
   assert.throws(() => readGGUF(join(tmp, 'nope.gguf')), /nope\.gguf: cannot open/);
 });
+
+test('a directory is a clear error that names it', () => {
+  assert.throws(() => readGGUF(tmp), (e: unknown) => e instanceof GGUFError && e.message === `${tmp}: cannot open: it is a directory`);
+  assert.throws(() => readGGUF('/dev/null'), /\/dev\/null: cannot open: it is not a regular file/);
+});

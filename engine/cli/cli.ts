@@ -319,6 +319,15 @@ async function bench(flags: Flags) {
   });
 }
 
+/** A file's text; a failure names the file (Node's EISDIR message does not). */
+function readSource(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === 'help') {
@@ -339,7 +348,7 @@ async function main(argv: string[]): Promise<void> {
       const model = str(flags, 'model');
       const backend = backendName(flags);
       readGGUF(model);
-      const source = readFileSync(str(flags, 'file'), 'utf8');
+      const source = readSource(str(flags, 'file'));
       return runReplay({ model, source, backend, json: bool(flags, 'json') });
     }
   }

@@ -78,7 +78,7 @@ class HeaderCursor {
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.bufLen) {
       if (n > this.buf.length) this.buf = Buffer.alloc(Math.max(n, this.buf.length * 2));
       this.bufStart = this.pos;
-      this.bufLen = readSync(this.fd, this.buf, 0, Math.min(this.buf.length, this.size - this.pos), this.pos);
+      this.bufLen = readAt(this.fd, this.path, this.buf, 0, Math.min(this.buf.length, this.size - this.pos), this.pos);
       if (this.bufLen < n) this.fail(`short read of ${what} at offset ${this.pos}`);
     }
     const at = this.pos - this.bufStart;
@@ -118,6 +118,31 @@ class HeaderCursor {
     if (len > maxBytes) this.fail(`${what}: length ${len} exceeds the limit of ${maxBytes} bytes`);
     return this.bytes(len, what).toString('utf8');
   }
+}
+
+/** readSync, with a failure (EIO, EISDIR, ...) named after the file. */
+function readAt(fd: number, path: string, buf: Uint8Array, offset: number, length: number, position: number): number {
+  try {
+    return readSync(fd, buf, offset, length, position);
+  } catch (e) {
+    throw new GGUFError(path, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+function openFile(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new GGUFError(path, `cannot open: ${(e as Error).message}`);
+  }
+  // A directory opens for reading on Linux and fails only at the first read, without its name.
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new GGUFError(path, `cannot open: ${stat.isDirectory() ? 'it is a directory' : 'it is not a regular file'}`);
+  }
+  return fd;
 }
 
 function readScalar(c: HeaderCursor, type: GGUFValueType, what: string): number | bigint | boolean | string {
@@ -190,12 +215,7 @@ function readArray(c: HeaderCursor, what: string, depth: number): { value: GGUFV
 
 /** Parses and validates a GGUF file's header, metadata and tensor infos. Tensor data is not read. */
 export function readGGUF(path: string): GGUF {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new GGUFError(path, `cannot open: ${(e as Error).message}`);
-  }
+  const fd = openFile(path);
   try {
     const fileSize = fstatSync(fd).size;
     const c: HeaderCursor = new HeaderCursor(fd, path, fileSize);
@@ -288,11 +308,11 @@ export function readTensorBytes(g: GGUF, t: GGUFTensorInfo, start = 0, length = 
     throw new GGUFError(g.path, `tensor ${quoted(t.name)}: read [${start}, ${start + length}) is outside its ${t.nbytes} bytes`);
   }
   const out = new Uint8Array(length);
-  const fd = openSync(g.path, 'r');
+  const fd = openFile(g.path);
   try {
     let done = 0;
     while (done < length) {
-      const n = readSync(fd, out, done, length - done, t.offset + start + done);
+      const n = readAt(fd, g.path, out, done, length - done, t.offset + start + done);
       if (n === 0) throw new GGUFError(g.path, `tensor ${quoted(t.name)}: file ended while reading (was it truncated after opening?)`);
       done += n;
     }
