@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `hearth` command line. Its output formats are a contract for external checks: keep them stable.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { escaped, quoted } from '../gguf/quoted.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
@@ -11,6 +13,7 @@ import { openBackend, type Backend, type BackendName } from '../model/backend.js
 import { profileDecode, runBench } from './bench.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
+import { isDawnNotice } from '../gpu/dawn-notices.js';
 
 class UsageError extends Error {}
 
@@ -328,13 +331,50 @@ function readSource(path: string): string {
   }
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Set in the child that runs a WebGPU command for rerunWithoutDawnNotices. */
+const GPU_CHILD_ENV = 'HEARTH_CLI_GPU_CHILD';
+
+/**
+ * Runs this command line again in a child process, passing its output through except Dawn's
+ * notices (dawn-notices.ts), which Dawn writes to the stderr of the process that uses WebGPU, out
+ * of that process's reach. Resolves to the child's exit status.
+ */
+function rerunWithoutDawnNotices(argv: string[]): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    stdio: ['inherit', 'inherit', 'pipe'], env: { ...process.env, [GPU_CHILD_ENV]: '1' },
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  let partial = '';
+  const pass = (lines: string[]) => {
+    const kept = lines.filter((l) => !isDawnNotice(l));
+    if (kept.length) process.stderr.write(kept.map((l) => `${l}\n`).join(''));
+  };
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    const lines = (partial + s).split('\n');
+    partial = lines.pop()!;
+    pass(lines);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot start ${process.execPath}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (partial) pass([partial]);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+}
+
+async function main(argv: string[]): Promise<number | void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === 'help') {
     process.stdout.write(USAGE + '\n');
     return;
   }
   const flags = parseFlags(cmd, rest);
+  // replay's WebGPU runs in the inference process, whose client drops the notices the same way.
+  if ((cmd === 'generate' || cmd === 'bench') && flags.get('backend')?.value !== 'reference' && !process.env[GPU_CHILD_ENV]) {
+    return rerunWithoutDawnNotices(argv);
+  }
   switch (cmd) {
     case 'info': {
       const path = str(flags, 'model');
@@ -355,7 +395,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  (code) => process.exit(code ?? 0),
   (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`hearth: ${msg.split('\n')[0]}${e instanceof UsageError ? ' (hearth --help for usage)' : ''}\n`);
