@@ -176,10 +176,19 @@ test('random corruption never crashes or hangs', () => {
       readGGUF(p);
     } catch (e) {
       assert.ok(e instanceof GGUFError, `seed ${seed}: ${(e as Error).stack}`);
+      // Corrupted names and keys are quoted escaped and capped: no control byte reaches a terminal.
+      const m = (e as Error).message;
+      assert.doesNotMatch(m, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u, `seed ${seed}: ${JSON.stringify(m)}`);
+      assert.ok(m.length < p.length + 2000, `seed ${seed}: ${m.length} characters`);
     }
   }
 });
 
 test('missing file is a clear error', () => {
   assert.throws(() => readGGUF(join(tmp, 'nope.gguf')), /nope\.gguf: cannot open/);
+});
+
+test('a directory is a clear error that names it', () => {
+  assert.throws(() => readGGUF(tmp), (e: unknown) => e instanceof GGUFError && e.message === `${tmp}: cannot open: it is a directory`);
+  assert.throws(() => readGGUF('/dev/null'), /\/dev\/null: cannot open: it is not a regular file/);
 });

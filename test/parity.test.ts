@@ -16,7 +16,7 @@ import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { GGMLType } from '../engine/gguf/ggml.js';
 import { readGGUF } from '../engine/gguf/gguf.js';
 import { loadConfig } from '../engine/model/model.js';
-import { ReferenceModel } from '../engine/model/reference.js';
+import { ReferenceModel, type EvaluateOptions } from '../engine/model/reference.js';
 import { fixtureModel } from './support/fixtures.js';
 import { GEN, PROMPT_LEN, argmax, parityCases, parityPrompt, softmax } from './support/parity-cases.js';
 
@@ -25,6 +25,20 @@ import { GEN, PROMPT_LEN, argmax, parityCases, parityPrompt, softmax } from './s
 // distribution by up to ~1e-2; hence a median bound and a looser max bound.
 const GGML_CPU_PROB_TOL = 1e-4;
 const GGML_CPU_FLIP_TOL = 3e-2;
+// Such a flip also moves every later position (through attention), and which values flip depends on
+// the summation order of the CPU's kernels: llama.cpp's F16 products run in 8 float32 lanes on AVX2
+// (tinyBLAS<8>, ggml-cpu-haswell) and 16 on AVX-512 (tinyBLAS<16>, ggml-cpu-zen4 / icelake), after
+// rounding the activations to f16 on every x86 CPU. One flip in "llama F16" moves the median position
+// by ~2e-4 (2.35e-4 with llama.cpp's AVX2 kernels, 4e-7 with its AVX-512 ones). Copying the lane
+// order into the reference is not enough (the AVX2 median only falls to 9e-5): softmax, SiLU and
+// norms differ from llama.cpp in the last float32 bits too. So when the median misses the bound, the
+// allowance is measured on the model: the reference runs again with each rounded input scaled by
+// 1 +- 2^-20 (8 float32 ulps: more than two correct float32 paths to the same value differ by), and
+// the largest median it moves by is what boundary flips alone can do here. That allowance is about
+// one flip's effect; any real fault (a missing rounding: median 8e-4 to 2e-3 in "llama F16") stays
+// above it.
+const FLIP_JITTER = 2 ** -20;
+const FLIP_RUNS = 8;
 /** Plain f32 reference vs llama.cpp: max |p_ref - p_llama| over the prompt positions, by weight type. */
 const PLAIN_PROB_TOL: Partial<Record<GGMLType, number>> = {
   [GGMLType.F32]: 1e-4, [GGMLType.F16]: 1e-2, [GGMLType.BF16]: 0.1,
@@ -35,6 +49,19 @@ const cases = parityCases();
 
 interface Compare { maxLogit: number; maxProb: number; medianProb: number; greedy: number }
 
+/** Max |dp| at each position between two runs' logits. */
+function probDiffs(a: Float32Array[], b: Float32Array[]): number[] {
+  return a.map((l, i) => {
+    const r = b[i];
+    const pl = softmax(l), pr = softmax(r);
+    let m = 0;
+    for (let j = 0; j < l.length; j++) m = Math.max(m, Math.abs(pl[j] - pr[j]));
+    return m;
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 /**
  * Logit and probability differences over the prompt positions (max, and the median over positions
  * of each position's max |dp|); greedy counts the leading steps where our argmax, fed llama.cpp's
@@ -42,17 +69,10 @@ interface Compare { maxLogit: number; maxProb: number; medianProb: number; greed
  */
 function compare(theirs: Float32Array[], ours: Float32Array[], ourSteps: number[], gen: number[]): Compare {
   let maxLogit = 0;
-  const perPos = theirs.map((l, i) => {
-    const r = ours[i];
-    for (let j = 0; j < l.length; j++) maxLogit = Math.max(maxLogit, Math.abs(l[j] - r[j]));
-    const pl = softmax(l), pr = softmax(r);
-    let m = 0;
-    for (let j = 0; j < l.length; j++) m = Math.max(m, Math.abs(pl[j] - pr[j]));
-    return m;
-  });
-  const sorted = [...perPos].sort((a, b) => a - b);
+  theirs.forEach((l, i) => { for (let j = 0; j < l.length; j++) maxLogit = Math.max(maxLogit, Math.abs(l[j] - ours[i][j])); });
+  const perPos = probDiffs(theirs, ours);
   const diverge = ourSteps.findIndex((id, i) => id !== gen[i]);
-  return { maxLogit, maxProb: sorted[sorted.length - 1], medianProb: sorted[sorted.length >> 1], greedy: diverge < 0 ? gen.length : diverge };
+  return { maxLogit, maxProb: Math.max(...perPos), medianProb: median(perPos), greedy: diverge < 0 ? gen.length : diverge };
 }
 
 let llama: Llama;
@@ -103,22 +123,36 @@ for (const c of cases) {
 
     // The reference on the same token stream, in both modes (one sequence each).
     const ref = ReferenceModel.load(g, { nCtx: 64, nSeq: 2 });
+    const promptLogits = (seq: number, opts: EvaluateOptions): Float32Array[] => {
+      const all = ref.evaluate(seq, ids, 0, { allLogits: true, ...opts });
+      return ids.map((_, i) => all.subarray(i * nVocab, (i + 1) * nVocab));
+    };
+    let emuLogits: Float32Array[] = [];
     const run = (seq: number, ggmlCpuActivations: boolean): Compare => {
-      const all = ref.evaluate(seq, ids, 0, { allLogits: true, ggmlCpuActivations });
-      const logits = ids.map((_, i) => all.subarray(i * nVocab, (i + 1) * nVocab));
+      const logits = promptLogits(seq, { ggmlCpuActivations });
+      if (ggmlCpuActivations) emuLogits = logits;
       const steps = [argmax(logits[PROMPT_LEN - 1])];
       for (let i = 0; i < GEN - 1; i++) steps.push(argmax(ref.evaluate(seq, [gen[i]], PROMPT_LEN + i, { ggmlCpuActivations })));
       return compare(llamaLogits, logits, steps, gen);
     };
     const emu = run(0, true);
     const plain = run(1, false);
+    // The allowance for rounding-boundary flips, measured only when the median needs it (see FLIP_JITTER).
+    let flipAllowance = 0;
+    if (emu.medianProb > GGML_CPU_PROB_TOL) {
+      for (let seed = 1; seed <= FLIP_RUNS; seed++) {
+        const jittered = promptLogits(0, { ggmlCpuActivations: true, roundingJitter: { relative: FLIP_JITTER, seed } });
+        flipAllowance = Math.max(flipAllowance, median(probDiffs(emuLogits, jittered)));
+      }
+    }
     const fmt = (r: Compare) => `dlogit ${r.maxLogit.toExponential(1)} dp ${r.maxProb.toExponential(1)} (median ${r.medianProb.toExponential(1)}) greedy ${r.greedy}/${GEN}`;
-    const line = `  ${c.label.padEnd(36)} ggml-cpu: ${fmt(emu)} | f32: ${fmt(plain)}`;
+    const line = `  ${c.label.padEnd(36)} ggml-cpu: ${fmt(emu)}${flipAllowance ? ` (flips alone: median ${flipAllowance.toExponential(1)})` : ''} | f32: ${fmt(plain)}`;
     summary.push(line);
     t.diagnostic(line);
 
     assert.equal(emu.greedy, GEN, `ggml-cpu mode: greedy continuation diverges at step ${emu.greedy}`);
-    assert.ok(emu.medianProb <= GGML_CPU_PROB_TOL, `ggml-cpu mode: median over positions of max |dp| ${emu.medianProb} > ${GGML_CPU_PROB_TOL}`);
+    assert.ok(emu.medianProb <= GGML_CPU_PROB_TOL + flipAllowance,
+      `ggml-cpu mode: median over positions of max |dp| ${emu.medianProb} > ${GGML_CPU_PROB_TOL} + ${flipAllowance} (what rounding-boundary flips alone move it by)`);
     assert.ok(emu.maxProb <= GGML_CPU_FLIP_TOL, `ggml-cpu mode: max |dp| ${emu.maxProb} > ${GGML_CPU_FLIP_TOL}`);
     const type = c.type;
     const tol = PLAIN_PROB_TOL[type] ?? PLAIN_PROB_TOL_QUANT;

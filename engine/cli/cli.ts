@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The `hearth` command line. Its output formats are a contract for external checks: keep them stable.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { readGGUF, type GGUF } from '../gguf/gguf.js';
+import { escaped, quoted } from '../gguf/quoted.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
-import { loadConfig } from '../model/model.js';
+import { loadConfig, MAX_CTX } from '../model/model.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
-import { Sampler, defaultSampling as defaultSamplerParams } from '../model/sampler.js';
+import { Sampler, defaultSampling, type Sampling } from '../model/sampler.js';
 import type { Backend, BackendName } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
 import { profileDecode, runBench } from './bench.js';
@@ -14,6 +17,7 @@ import { runReplay } from './replay.js';
 import { runTemplate } from './template.js';
 import { PULL_USAGE, pullCommand } from './pull.js';
 import { MODELS_USAGE, modelsCommand } from './models.js';
+import { isDawnNotice } from '../gpu/dawn-notices.js';
 
 class UsageError extends Error {}
 
@@ -29,7 +33,8 @@ const USAGE = `usage: hearth <command> [options]
   ${PULL_USAGE}
   ${MODELS_USAGE}`;
 
-type Flags = Map<string, string | true>;
+/** Each flag given: its value, and how it was typed (`-n` or `--n`), which is what errors name. */
+type Flags = Map<string, { value: string | true; typed: string }>;
 
 const BOOLEAN_FLAGS = new Set(['json', 'profile']);
 
@@ -47,25 +52,34 @@ const OPTIONS: Record<string, string[]> = {
 
 function parseFlags(cmd: string, args: string[]): Flags {
   const allowed = OPTIONS[cmd];
-  if (!allowed) throw new UsageError(`unknown command "${cmd}"`);
+  if (!allowed) throw new UsageError(`unknown command ${quoted(cmd)}`);
   const flags: Flags = new Map();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const m = /^--?([a-z][a-z0-9-]*)$/.exec(a);
-    if (!m) throw new UsageError(`unexpected argument "${a}"`);
+    if (!m) throw new UsageError(`unexpected argument ${quoted(a)}`);
     const name = m[1];
     if (!allowed.includes(name)) throw new UsageError(`${cmd}: unknown option ${a}`);
     if (flags.has(name)) throw new UsageError(`${cmd}: ${a} given twice`);
-    if (BOOLEAN_FLAGS.has(name)) { flags.set(name, true); continue; }
+    if (BOOLEAN_FLAGS.has(name)) { flags.set(name, { value: true, typed: a }); continue; }
     const v = args[++i];
-    if (v === undefined) throw new UsageError(`--${name} needs a value`);
-    flags.set(name, v);
+    if (v === undefined) throw new UsageError(`${a} needs a value`);
+    flags.set(name, { value: v, typed: a });
   }
   return flags;
 }
 
+/** How `name` was typed, for errors (as the usage spells it when it was not given). */
+function typed(flags: Flags, name: string): string {
+  return flags.get(name)?.typed ?? `${name.length === 1 ? '-' : '--'}${name}`;
+}
+
+function bool(flags: Flags, name: string): boolean {
+  return flags.get(name)?.value === true;
+}
+
 function str(flags: Flags, name: string, def?: string): string {
-  const v = flags.get(name);
+  const v = flags.get(name)?.value;
   if (v === undefined) {
     if (def === undefined) throw new UsageError(`missing --${name}`);
     return def;
@@ -73,19 +87,65 @@ function str(flags: Flags, name: string, def?: string): string {
   return String(v);
 }
 
-function num(flags: Flags, name: string, def: number, { int = false, min = -Infinity } = {}): number {
-  const v = flags.get(name);
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
-    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+/** Plain decimal digits: no sign, exponent, hex, blank or empty (which Number() would all accept). */
+const INTEGER = /^[0-9]+$/;
+const DECIMAL = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+
+/** Integers always have a maximum; numbers without one need only be finite. */
+type Range = { int: true; min: number; max: number } | { int?: false; min: number; max?: number; above?: boolean };
+
+/** A numeric flag, checked against its range; undefined when it was not given. */
+function num(flags: Flags, name: string, r: Range): number | undefined {
+  const v = flags.get(name)?.value;
+  if (v === undefined) return undefined;
+  const flag = typed(flags, name);
+  const s = String(v);
+  if (!(r.int ? INTEGER : DECIMAL).test(s)) throw new UsageError(`${flag} must be ${r.int ? 'a decimal integer' : 'a decimal number'}, got ${quoted(s)}`);
+  const n = Number(s);
+  const above = !r.int && r.above;
+  if (!(above ? n > r.min : n >= r.min) || !(n <= (r.max ?? Number.MAX_VALUE))) {
+    const range = r.max === undefined ? `a finite number ${above ? '>' : '>='} ${r.min}` : `${r.int ? 'an integer ' : ''}in [${r.min}, ${r.max}]`;
+    throw new UsageError(`${flag} must be ${range}, got ${s}`);
   }
   return n;
 }
 
+/** Sampling flags, with llama.cpp's meaning and the values it accepts (top-k its int32, seed its uint32). */
+function samplerParams(flags: Flags): Sampling {
+  const d = defaultSampling;
+  return {
+    ...d,
+    temperature: num(flags, 'temp', { min: 0 }) ?? 0,
+    topK: num(flags, 'top-k', { int: true, min: 0, max: 0x7fffffff }) ?? d.topK,
+    topP: num(flags, 'top-p', { min: 0, max: 1 }) ?? d.topP,
+    minP: num(flags, 'min-p', { min: 0, max: 1 }) ?? d.minP,
+    repeatPenalty: num(flags, 'repeat-penalty', { min: 0, above: true }) ?? d.repeatPenalty,
+    seed: num(flags, 'seed', { int: true, min: 0, max: 0xffffffff }) ?? d.seed,
+  };
+}
+
+/** --tokens: decimal ids separated by commas (blanks around them allowed), each below nVocab. */
+function tokenIds(flags: Flags, nVocab: number): number[] {
+  const v = str(flags, 'tokens');
+  return v.split(',').map((item) => {
+    const s = item.trim();
+    if (!INTEGER.test(s)) throw new UsageError(`${typed(flags, 'tokens')} must be token ids separated by commas, got ${quoted(v)}`);
+    const id = Number(s);
+    if (id >= nVocab) throw new UsageError(`${typed(flags, 'tokens')}: ${s} is not a token id below ${nVocab}`);
+    return id;
+  });
+}
+
+/** A --ctx past the context the model was trained on is allowed, with llama.cpp's warning. */
+function warnPastTraining(flags: Flags, nCtx: number | undefined, nCtxTrain: number): void {
+  if (nCtx !== undefined && nCtx > nCtxTrain) {
+    process.stderr.write(`hearth: warning: ${typed(flags, 'ctx')} ${nCtx} > n_ctx_train ${nCtxTrain} of the model -- possible training context overflow\n`);
+  }
+}
+
 function backendName(flags: Flags): BackendName {
   const b = str(flags, 'backend', 'webgpu');
-  if (b !== 'webgpu' && b !== 'reference') throw new UsageError(`--backend must be webgpu or reference, got "${b}"`);
+  if (b !== 'webgpu' && b !== 'reference') throw new UsageError(`--backend must be webgpu or reference, got ${quoted(b)}`);
   return b;
 }
 
@@ -108,7 +168,7 @@ function info(g: GGUF): string {
     `file      = ${g.path}`,
     `format    = GGUF V${g.version}`,
     `arch      = ${c.arch}`,
-    `name      = ${String(g.metadata.get('general.name') ?? '')}`,
+    `name      = ${escaped(String(g.metadata.get('general.name') ?? ''))}`,
     `n_vocab   = ${c.nVocab}`,
     `n_ctx_train = ${c.nCtxTrain}`,
     `n_embd    = ${c.nEmbd}`,
@@ -170,7 +230,7 @@ async function withBackend<T>(g: GGUF, flags: Flags, nCtx: number, fn: (b: Backe
   const t0 = performance.now();
   const backend = await openBackend(g, backendName(flags), { nCtx, nSeq: 1 });
   const loadMs = performance.now() - t0;
-  if (flags.get('json') !== true) process.stderr.write(loadReport(g, backend, loadMs) + '\n');
+  if (!bool(flags, 'json')) process.stderr.write(loadReport(g, backend, loadMs) + '\n');
   try {
     return await fn(backend, loadMs);
   } finally {
@@ -179,33 +239,21 @@ async function withBackend<T>(g: GGUF, flags: Flags, nCtx: number, fn: (b: Backe
 }
 
 async function generate(flags: Flags) {
+  // Every argument is checked before the model file is read, let alone loaded.
+  if (flags.has('prompt') === flags.has('tokens')) throw new UsageError('give exactly one of --prompt and --tokens');
+  const n = num(flags, 'n', { int: true, min: 0, max: MAX_CTX }) ?? 32;
+  const params = samplerParams(flags);
+  backendName(flags);
+  const ctx = num(flags, 'ctx', { int: true, min: 1, max: MAX_CTX });
   const g = readGGUF(str(flags, 'model'));
   const tok = Tokenizer.fromGGUF(g);
-  let prompt: number[];
-  if (flags.has('prompt') === flags.has('tokens')) throw new UsageError('give exactly one of --prompt and --tokens');
-  if (flags.has('prompt')) {
-    prompt = tok.encode(str(flags, 'prompt'), { addBos: tok.addBos, parseSpecial: true });
-  } else {
-    prompt = str(flags, 'tokens').split(',').map((s) => {
-      const id = Number(s.trim());
-      if (!Number.isInteger(id) || id < 0 || id >= tok.nVocab) throw new UsageError(`--tokens: "${s}" is not a token id below ${tok.nVocab}`);
-      return id;
-    });
-  }
+  const prompt = flags.has('prompt') ? tok.encode(str(flags, 'prompt'), { addBos: tok.addBos, parseSpecial: true }) : tokenIds(flags, tok.nVocab);
   if (prompt.length === 0) throw new UsageError('the prompt is empty');
-  const n = num(flags, 'n', 32, { int: true, min: 0 });
-  const nCtx = num(flags, 'ctx', Math.min(loadConfig(g).nCtxTrain, 4096), { int: true, min: 1 });
-  if (prompt.length + n > nCtx) throw new UsageError(`prompt (${prompt.length} tokens) + -n ${n} exceeds the context of ${nCtx} tokens (--ctx)`);
-  const params = {
-    ...defaultSamplerParams,
-    temperature: num(flags, 'temp', 0, { min: 0 }),
-    topK: num(flags, 'top-k', defaultSamplerParams.topK, { int: true, min: 0 }),
-    topP: num(flags, 'top-p', defaultSamplerParams.topP, { min: 0 }),
-    minP: num(flags, 'min-p', defaultSamplerParams.minP, { min: 0 }),
-    repeatPenalty: num(flags, 'repeat-penalty', defaultSamplerParams.repeatPenalty, { min: 0 }),
-    seed: num(flags, 'seed', defaultSamplerParams.seed, { int: true, min: 0 }),
-  };
-  const json = flags.get('json') === true;
+  const { nCtxTrain } = loadConfig(g);
+  warnPastTraining(flags, ctx, nCtxTrain);
+  const nCtx = ctx ?? Math.min(nCtxTrain, 4096);
+  if (prompt.length + n > nCtx) throw new UsageError(`prompt (${prompt.length} tokens) + ${typed(flags, 'n')} ${n} exceeds the context of ${nCtx} tokens (--ctx)`);
+  const json = bool(flags, 'json');
   await withBackend(g, flags, nCtx, async (backend, loadMs) => {
     const sampler = new Sampler(params);
     const onDevice = params.temperature <= 0 && params.repeatPenalty === 1;
@@ -251,12 +299,17 @@ async function generate(flags: Flags) {
 }
 
 async function bench(flags: Flags) {
+  const nPrompt = num(flags, 'prompt-tokens', { int: true, min: 1, max: MAX_CTX }) ?? 256;
+  const nGen = num(flags, 'gen-tokens', { int: true, min: 1, max: MAX_CTX }) ?? 32;
+  const minCtx = nPrompt + nGen + 1;
+  if (minCtx > MAX_CTX) throw new UsageError(`${typed(flags, 'prompt-tokens')} ${nPrompt} + ${typed(flags, 'gen-tokens')} ${nGen} do not fit in the largest context, ${MAX_CTX} tokens`);
+  backendName(flags);
+  const ctx = num(flags, 'ctx', { int: true, min: minCtx, max: MAX_CTX });
   const g = readGGUF(str(flags, 'model'));
-  const nPrompt = num(flags, 'prompt-tokens', 256, { int: true, min: 1 });
-  const nGen = num(flags, 'gen-tokens', 32, { int: true, min: 1 });
-  const nCtx = num(flags, 'ctx', Math.max(2048, nPrompt + nGen + 1), { int: true, min: nPrompt + nGen + 1 });
+  warnPastTraining(flags, ctx, loadConfig(g).nCtxTrain);
+  const nCtx = ctx ?? Math.max(2048, minCtx);
   await withBackend(g, flags, nCtx, async (backend, loadMs) => {
-    const profiled = flags.get('profile') === true ? webgpu(backend) : undefined;
+    const profiled = bool(flags, 'profile') ? webgpu(backend) : undefined;
     const r = await runBench(backend, nPrompt, nGen);
     const s = backend.stats();
     const profile = profiled && await profileDecode(profiled, nPrompt, PROFILE_STEPS);
@@ -266,7 +319,7 @@ async function bench(flags: Flags) {
       peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
       ...(profile && { decode_profile: profile }),
     };
-    if (flags.get('json') !== true) {
+    if (!bool(flags, 'json')) {
       process.stdout.write(`load ${result.load_ms} ms | prefill ${r.prefill_tok_s.toFixed(1)} tok/s | decode ${r.decode_tok_s.toFixed(1)} tok/s | warm ttft ${r.warm_ttft_ms.toFixed(1)} ms | VRAM ${humanBytes(result.vram_bytes)} | peak RSS ${humanBytes(result.peak_rss_bytes)}\n`);
       if (profile) {
         process.stdout.write(`decode step, profiled: ${profile.wall_ms_per_token.toFixed(3)} ms wall, ${profile.gpu_ms_per_token.toFixed(3)} ms on the GPU\n`);
@@ -277,7 +330,49 @@ async function bench(flags: Flags) {
   });
 }
 
-async function main(argv: string[]): Promise<void> {
+/** A file's text; a failure names the file (Node's EISDIR message does not). */
+function readSource(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
+  }
+}
+
+/** Set in the child that runs a WebGPU command for rerunWithoutDawnNotices. */
+const GPU_CHILD_ENV = 'HEARTH_CLI_GPU_CHILD';
+
+/**
+ * Runs this command line again in a child process, passing its output through except Dawn's
+ * notices (dawn-notices.ts), which Dawn writes to the stderr of the process that uses WebGPU, out
+ * of that process's reach. Resolves to the child's exit status.
+ */
+function rerunWithoutDawnNotices(argv: string[]): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    stdio: ['inherit', 'inherit', 'pipe'], env: { ...process.env, [GPU_CHILD_ENV]: '1' },
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  let partial = '';
+  const pass = (lines: string[]) => {
+    const kept = lines.filter((l) => !isDawnNotice(l));
+    if (kept.length) process.stderr.write(kept.map((l) => `${l}\n`).join(''));
+  };
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    const lines = (partial + s).split('\n');
+    partial = lines.pop()!;
+    pass(lines);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot start ${process.execPath}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (partial) pass([partial]);
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+}
+
+async function main(argv: string[]): Promise<number | void> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === 'help') {
     process.stdout.write(USAGE + '\n');
@@ -285,6 +380,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (cmd === 'pull' || cmd === 'models') return process.exit(await (cmd === 'pull' ? pullCommand : modelsCommand)(rest));
   const flags = parseFlags(cmd, rest);
+  // replay's WebGPU runs in the inference process, whose client drops the notices the same way.
+  if ((cmd === 'generate' || cmd === 'bench') && flags.get('backend')?.value !== 'reference' && !process.env[GPU_CHILD_ENV]) {
+    return rerunWithoutDawnNotices(argv);
+  }
   switch (cmd) {
     case 'info': {
       const path = str(flags, 'model');
@@ -294,18 +393,19 @@ async function main(argv: string[]): Promise<void> {
     case 'tokenize': return tokenize(flags);
     case 'generate': return generate(flags);
     case 'bench': return bench(flags);
-    case 'template': return runTemplate(str(flags, 'model'), flags.get('json') === true, (m) => new UsageError(m));
+    case 'template': return runTemplate(str(flags, 'model'), flags.get('json')?.value === true, (m) => new UsageError(m));
     case 'replay': {
       const model = str(flags, 'model');
+      const backend = backendName(flags);
       readGGUF(model);
-      const source = readFileSync(str(flags, 'file'), 'utf8');
-      return runReplay({ model, source, backend: backendName(flags), json: flags.get('json') === true });
+      const source = readSource(str(flags, 'file'));
+      return runReplay({ model, source, backend, json: bool(flags, 'json') });
     }
   }
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  (code) => process.exit(code ?? 0),
   (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`hearth: ${msg.split('\n')[0]}${e instanceof UsageError ? ' (hearth --help for usage)' : ''}\n`);

@@ -3,6 +3,7 @@
 // data is read lazily by offset.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { GGMLType, typeTraits } from './ggml.js';
+import { quoted } from './quoted.js';
 
 export enum GGUFValueType {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
@@ -77,7 +78,7 @@ class HeaderCursor {
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.bufLen) {
       if (n > this.buf.length) this.buf = Buffer.alloc(Math.max(n, this.buf.length * 2));
       this.bufStart = this.pos;
-      this.bufLen = readSync(this.fd, this.buf, 0, Math.min(this.buf.length, this.size - this.pos), this.pos);
+      this.bufLen = readAt(this.fd, this.path, this.buf, 0, Math.min(this.buf.length, this.size - this.pos), this.pos);
       if (this.bufLen < n) this.fail(`short read of ${what} at offset ${this.pos}`);
     }
     const at = this.pos - this.bufStart;
@@ -117,6 +118,31 @@ class HeaderCursor {
     if (len > maxBytes) this.fail(`${what}: length ${len} exceeds the limit of ${maxBytes} bytes`);
     return this.bytes(len, what).toString('utf8');
   }
+}
+
+/** readSync, with a failure (EIO, EISDIR, ...) named after the file. */
+function readAt(fd: number, path: string, buf: Uint8Array, offset: number, length: number, position: number): number {
+  try {
+    return readSync(fd, buf, offset, length, position);
+  } catch (e) {
+    throw new GGUFError(path, `cannot read: ${(e as Error).message}`);
+  }
+}
+
+function openFile(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new GGUFError(path, `cannot open: ${(e as Error).message}`);
+  }
+  // A directory opens for reading on Linux and fails only at the first read, without its name.
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new GGUFError(path, `cannot open: ${stat.isDirectory() ? 'it is a directory' : 'it is not a regular file'}`);
+  }
+  return fd;
 }
 
 function readScalar(c: HeaderCursor, type: GGUFValueType, what: string): number | bigint | boolean | string {
@@ -189,12 +215,7 @@ function readArray(c: HeaderCursor, what: string, depth: number): { value: GGUFV
 
 /** Parses and validates a GGUF file's header, metadata and tensor infos. Tensor data is not read. */
 export function readGGUF(path: string): GGUF {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new GGUFError(path, `cannot open: ${(e as Error).message}`);
-  }
+  const fd = openFile(path);
   try {
     const fileSize = fstatSync(fd).size;
     const c: HeaderCursor = new HeaderCursor(fd, path, fileSize);
@@ -210,21 +231,21 @@ export function readGGUF(path: string): GGUF {
     const metadataTypes = new Map<string, GGUFValueTypeInfo>();
     for (let i = 0; i < nKv; i++) {
       const key = c.string(`metadata key #${i}`, MAX_KEY_BYTES);
-      if (metadata.has(key)) c.fail(`duplicate metadata key "${key}"`);
-      const type = c.u32(`type of metadata "${key}"`) as GGUFValueType;
+      if (metadata.has(key)) c.fail(`duplicate metadata key ${quoted(key)}`);
+      const type = c.u32(`type of metadata ${quoted(key)}`) as GGUFValueType;
       if (type === GGUFValueType.ARRAY) {
-        const { value, itemType } = readArray(c, `metadata "${key}"`, 1);
+        const { value, itemType } = readArray(c, `metadata ${quoted(key)}`, 1);
         metadata.set(key, value);
         metadataTypes.set(key, { type, itemType });
       } else {
-        metadata.set(key, readScalar(c, type, `metadata "${key}"`));
+        metadata.set(key, readScalar(c, type, `metadata ${quoted(key)}`));
         metadataTypes.set(key, { type });
       }
     }
 
     const alignValue = metadata.get('general.alignment') ?? 32;
     if (typeof alignValue !== 'number' || alignValue <= 0 || (alignValue & (alignValue - 1)) !== 0 || alignValue > 1 << 20) {
-      c.fail(`general.alignment = ${String(alignValue)} must be a power of two up to 1 MiB`);
+      c.fail(`general.alignment = ${typeof alignValue === 'number' ? alignValue : quoted(String(alignValue))} must be a power of two up to 1 MiB`);
     }
     const alignment = alignValue;
 
@@ -232,31 +253,31 @@ export function readGGUF(path: string): GGUF {
     const seen = new Set<string>();
     for (let i = 0; i < nTensors; i++) {
       const name = c.string(`name of tensor #${i}`, MAX_KEY_BYTES);
-      if (seen.has(name)) c.fail(`duplicate tensor name "${name}"`);
+      if (seen.has(name)) c.fail(`duplicate tensor name ${quoted(name)}`);
       seen.add(name);
-      const nDims = c.u32(`n_dims of tensor "${name}"`);
-      if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor "${name}": n_dims = ${nDims} (must be 1..${MAX_DIMS})`);
+      const nDims = c.u32(`n_dims of tensor ${quoted(name)}`);
+      if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor ${quoted(name)}: n_dims = ${nDims} (must be 1..${MAX_DIMS})`);
       const dims: number[] = [];
       let nel = 1n;
       for (let d = 0; d < nDims; d++) {
-        const v = c.u64big(`dims[${d}] of tensor "${name}"`);
-        if (v === 0n) c.fail(`tensor "${name}": dims[${d}] is 0`);
+        const v = c.u64big(`dims[${d}] of tensor ${quoted(name)}`);
+        if (v === 0n) c.fail(`tensor ${quoted(name)}: dims[${d}] is 0`);
         nel *= v;
-        if (nel > BigInt(Number.MAX_SAFE_INTEGER)) c.fail(`tensor "${name}": element count overflows (dims so far ${[...dims, v].join(' x ')})`);
+        if (nel > BigInt(Number.MAX_SAFE_INTEGER)) c.fail(`tensor ${quoted(name)}: element count overflows (dims so far ${[...dims, v].join(' x ')})`);
         dims.push(Number(v));
       }
-      const type = c.u32(`type of tensor "${name}"`) as GGMLType;
+      const type = c.u32(`type of tensor ${quoted(name)}`) as GGMLType;
       const traits = typeTraits(type);
-      if (!traits) c.fail(`tensor "${name}": unknown ggml type ${type}`);
+      if (!traits) c.fail(`tensor ${quoted(name)}: unknown ggml type ${type}`);
       if (dims[0] % traits.blockSize !== 0) {
-        c.fail(`tensor "${name}": row length ${dims[0]} is not a multiple of the ${traits.name} block size ${traits.blockSize}`);
+        c.fail(`tensor ${quoted(name)}: row length ${dims[0]} is not a multiple of the ${traits.name} block size ${traits.blockSize}`);
       }
       const nelements = Number(nel);
       const nbytes = (nelements / traits.blockSize) * traits.typeSize;
-      const off = c.u64big(`offset of tensor "${name}"`);
-      if (off > BigInt(fileSize)) c.fail(`tensor "${name}": offset ${off} is past the end of the file (${fileSize} bytes)`);
+      const off = c.u64big(`offset of tensor ${quoted(name)}`);
+      if (off > BigInt(fileSize)) c.fail(`tensor ${quoted(name)}: offset ${off} is past the end of the file (${fileSize} bytes)`);
       const rel = Number(off);
-      if (rel % alignment !== 0) c.fail(`tensor "${name}": offset ${rel} is not aligned to ${alignment}`);
+      if (rel % alignment !== 0) c.fail(`tensor ${quoted(name)}: offset ${rel} is not aligned to ${alignment}`);
       raw.push({ name, dims, type, rel, nbytes, nelements });
     }
 
@@ -264,7 +285,7 @@ export function readGGUF(path: string): GGUF {
     const tensors: GGUFTensorInfo[] = raw.map((t) => {
       const offset = dataOffset + t.rel;
       if (offset + t.nbytes > fileSize) {
-        c.fail(`tensor "${t.name}": data [${offset}, ${offset + t.nbytes}) runs past the end of the file (${fileSize} bytes); the file is truncated or corrupt`);
+        c.fail(`tensor ${quoted(t.name)}: data [${offset}, ${offset + t.nbytes}) runs past the end of the file (${fileSize} bytes); the file is truncated or corrupt`);
       }
       return { name: t.name, dims: t.dims, type: t.type, offset, nbytes: t.nbytes, nelements: t.nelements };
     });
@@ -272,7 +293,7 @@ export function readGGUF(path: string): GGUF {
     for (let i = 1; i < byOffset.length; i++) {
       const prev = byOffset[i - 1];
       if (prev.offset + prev.nbytes > byOffset[i].offset) {
-        c.fail(`tensors "${prev.name}" and "${byOffset[i].name}" overlap`);
+        c.fail(`tensors ${quoted(prev.name)} and ${quoted(byOffset[i].name)} overlap`);
       }
     }
     return { path, version, fileSize, alignment, dataOffset, metadata, metadataTypes, tensors, tensorByName: new Map(tensors.map((t) => [t.name, t])) };
@@ -284,15 +305,15 @@ export function readGGUF(path: string): GGUF {
 /** Reads `length` bytes of a tensor's data starting `start` bytes into it. */
 export function readTensorBytes(g: GGUF, t: GGUFTensorInfo, start = 0, length = t.nbytes - start): Uint8Array {
   if (start < 0 || length < 0 || start + length > t.nbytes) {
-    throw new GGUFError(g.path, `tensor "${t.name}": read [${start}, ${start + length}) is outside its ${t.nbytes} bytes`);
+    throw new GGUFError(g.path, `tensor ${quoted(t.name)}: read [${start}, ${start + length}) is outside its ${t.nbytes} bytes`);
   }
   const out = new Uint8Array(length);
-  const fd = openSync(g.path, 'r');
+  const fd = openFile(g.path);
   try {
     let done = 0;
     while (done < length) {
-      const n = readSync(fd, out, done, length - done, t.offset + start + done);
-      if (n === 0) throw new GGUFError(g.path, `tensor "${t.name}": file ended while reading (was it truncated after opening?)`);
+      const n = readAt(fd, g.path, out, done, length - done, t.offset + start + done);
+      if (n === 0) throw new GGUFError(g.path, `tensor ${quoted(t.name)}: file ended while reading (was it truncated after opening?)`);
       done += n;
     }
   } finally {
@@ -302,34 +323,34 @@ export function readTensorBytes(g: GGUF, t: GGUFTensorInfo, start = 0, length = 
 }
 
 function missing(g: GGUF, key: string, kind: string): never {
-  throw new GGUFError(g.path, `missing metadata "${key}" (${kind})`);
+  throw new GGUFError(g.path, `missing metadata ${quoted(key)} (${kind})`);
 }
 
 export function metaString(g: GGUF, key: string, def?: string): string {
   const v = g.metadata.get(key);
   if (v === undefined) return def ?? missing(g, key, 'string');
-  if (typeof v !== 'string') throw new GGUFError(g.path, `metadata "${key}" should be a string`);
+  if (typeof v !== 'string') throw new GGUFError(g.path, `metadata ${quoted(key)} should be a string`);
   return v;
 }
 
 export function metaNumber(g: GGUF, key: string, def?: number): number {
   const v = g.metadata.get(key);
   if (v === undefined) return def ?? missing(g, key, 'number');
-  if (typeof v === 'bigint') throw new GGUFError(g.path, `metadata "${key}" = ${v} is out of range`);
-  if (typeof v !== 'number') throw new GGUFError(g.path, `metadata "${key}" should be a number`);
+  if (typeof v === 'bigint') throw new GGUFError(g.path, `metadata ${quoted(key)} = ${v} is out of range`);
+  if (typeof v !== 'number') throw new GGUFError(g.path, `metadata ${quoted(key)} should be a number`);
   return v;
 }
 
 export function metaBool(g: GGUF, key: string, def?: boolean): boolean {
   const v = g.metadata.get(key);
   if (v === undefined) return def ?? missing(g, key, 'bool');
-  if (typeof v !== 'boolean') throw new GGUFError(g.path, `metadata "${key}" should be a bool`);
+  if (typeof v !== 'boolean') throw new GGUFError(g.path, `metadata ${quoted(key)} should be a bool`);
   return v;
 }
 
 export function metaArray(g: GGUF, key: string, def?: GGUFValue): Exclude<GGUFValue, number | bigint | boolean | string> {
   const v = g.metadata.get(key) ?? def;
   if (v === undefined) return missing(g, key, 'array');
-  if (typeof v !== 'object') throw new GGUFError(g.path, `metadata "${key}" should be an array`);
+  if (typeof v !== 'object') throw new GGUFError(g.path, `metadata ${quoted(key)} should be an array`);
   return v;
 }

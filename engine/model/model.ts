@@ -3,11 +3,15 @@
 import { GGMLType, SUPPORTED_TYPES, typeName } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, metaArray, metaNumber, metaString } from '../gguf/gguf.js';
 import type { Arch, ModelConfig, RopeScaling } from '../gguf/hparams.js';
+import { quoted } from '../gguf/quoted.js';
 
 export const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'qwen2'];
 
 // Bounds keep a hostile header from driving huge allocations before tensor shapes are checked.
 const LIMITS = { nLayer: 512, nEmbd: 1 << 16, nHead: 1024, headDim: 1024, nFf: 1 << 18, nVocab: 1 << 22, nCtx: 1 << 24 };
+
+/** The largest context the engine takes (the backends refuse more). */
+export const MAX_CTX = LIMITS.nCtx;
 
 /** llama.cpp tensor names. */
 export const tensorName = {
@@ -55,7 +59,7 @@ function loadRopeScaling(g: GGUF, arch: Arch, nCtxTrain: number): RopeScaling {
   // A missing type means linear in llama.cpp, which is a no-op at factor 1.
   const typeStr = metaString(g, k('type'), 'linear');
   if (typeStr !== 'none' && typeStr !== 'linear' && typeStr !== 'yarn') {
-    throw new GGUFError(g.path, `rope scaling "${typeStr}" (${k('type')}) is not supported (supported: none, linear, yarn)`);
+    throw new GGUFError(g.path, `rope scaling ${quoted(typeStr)} (${k('type')}) is not supported (supported: none, linear, yarn)`);
   }
   const type = typeStr === 'none' || (typeStr === 'linear' && scale === 1) ? 'none' : typeStr;
   const origCtx = count(g, k('original_context_length'), LIMITS.nCtx, nCtxTrain);
@@ -80,7 +84,7 @@ function loadRopeScaling(g: GGUF, arch: Arch, nCtxTrain: number): RopeScaling {
 export function loadConfig(g: GGUF): ModelConfig {
   const archStr = metaString(g, 'general.architecture');
   if (!(SUPPORTED_ARCHS as readonly string[]).includes(archStr)) {
-    throw new GGUFError(g.path, `architecture "${archStr}" is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
+    throw new GGUFError(g.path, `architecture ${quoted(archStr)} is not supported (supported: ${SUPPORTED_ARCHS.join(', ')})`);
   }
   const arch = archStr as Arch;
   const k = (s: string) => `${arch}.${s}`;
@@ -189,7 +193,7 @@ export function validateTensors(g: GGUF, c: ModelConfig): Map<string, GGUFTensor
   }
   if (g.tensors.length !== found.size) {
     const extra = g.tensors.filter((t) => !found.has(t.name)).map((t) => t.name);
-    const shown = extra.slice(0, 5).map((n) => `"${n}"`).join(', ') + (extra.length > 5 ? `, ... (${extra.length} in all)` : '');
+    const shown = extra.slice(0, 5).map((n) => quoted(n)).join(', ') + (extra.length > 5 ? `, ... (${extra.length} in all)` : '');
     throw new GGUFError(g.path, `unexpected tensor(s) ${shown} for a ${c.arch} model with this metadata`);
   }
   return found;

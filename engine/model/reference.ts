@@ -32,8 +32,29 @@ export interface EvaluateOptions {
    * parity tests. Use it for every call on a sequence, or for none.
    */
   ggmlCpuActivations?: boolean;
+  /**
+   * With ggmlCpuActivations: scales every matmul input element by 1 + u * relative (u uniform in
+   * [-1, 1), drawn from `seed`) before rounding it. Stands in for the float32 differences between
+   * two correct implementations, to measure how far rounding-boundary flips alone move the output
+   * (the parity tests' allowance for them).
+   */
+  roundingJitter?: { relative: number; seed: number };
   trace?: TraceFn;
 }
+
+/** Uniform in [-1, 1) from a seed (mulberry32). */
+function jitterSource(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  };
+}
+
+/** What a matmul's input goes through first: nothing, or llama.cpp's CPU rounding (perhaps after a jitter). */
+interface InputRounding { jitter?: { relative: number; next: () => number } }
 
 /** A dequantized weight, the ggml type it was stored as, and its Q4_1 / Q5_1 block minimums. */
 interface Weight { w: Float32Array; type: GGMLType; mins?: Float32Array }
@@ -144,9 +165,10 @@ export class ReferenceModel implements Backend {
       opt(tensorName.ropeFreqs, c.ropeFreqs), layers, weightBytes, t0);
   }
 
-  private matmul(W: Weight, nIn: number, nOut: number, x: Float32Array, nTok: number, out: Float32Array, b: Float32Array | undefined, ggmlCpu: boolean): void {
+  private matmul(W: Weight, nIn: number, nOut: number, x: Float32Array, nTok: number, out: Float32Array, b: Float32Array | undefined, ggmlCpu: InputRounding | undefined): void {
     if (!ggmlCpu) return matmul(W.w, nIn, nOut, x, nTok, out, b);
-    const input = ggmlCpuInput(W.type, x);
+    const j = ggmlCpu.jitter;
+    const input = ggmlCpuInput(W.type, j && W.type !== GGMLType.F32 ? x.map((v) => v * (1 + j.relative * j.next())) : x);
     matmul(W.w, nIn, nOut, input.x, nTok, out, b);
     const err = input.sumError, mins = W.mins;
     if (!err || !mins) return;
@@ -175,7 +197,8 @@ export class ReferenceModel implements Backend {
     checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLength(seq) }, seq, tokens, pos);
     const n = tokens.length;
     const trace = opts.trace ?? (() => {});
-    const ggmlCpu = opts.ggmlCpuActivations ?? false;
+    const jitter = opts.roundingJitter && { relative: opts.roundingJitter.relative, next: jitterSource(opts.roundingJitter.seed) };
+    const ggmlCpu: InputRounding | undefined = opts.ggmlCpuActivations ? { jitter } : undefined;
     const cache = (this.caches[seq] ??= {
       k: this.layers.map(() => new Float32Array(this.nCtx * c.nHeadKv * c.headDim)),
       v: this.layers.map(() => new Float32Array(this.nCtx * c.nHeadKv * c.headDim)),

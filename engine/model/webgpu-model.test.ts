@@ -180,8 +180,8 @@ test('profiling times every kernel of a step and changes no result', async () =>
       embed: 2, rmsnorm: steps * (2 * L + 1), 'matmul qkv': 2 * L, rope: steps * L, attention: 2 * L, 'matmul wo': 2 * L,
       'matmul gate+up': 2 * L, 'silu-mul': steps * L, 'matmul down': 2 * L, 'matmul output': 2,
     });
+    // Every pass took time; which kernel is slower depends on the adapter and its load, so no order.
     assert.ok(p.every((e) => e.ms > 0), JSON.stringify(p));
-    assert.ok(p.find((e) => e.kernel === 'matmul gate+up')!.ms > p.find((e) => e.kernel === 'embed')!.ms);
   } finally {
     gpu.profile(false);
   }

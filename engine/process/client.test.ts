@@ -62,3 +62,20 @@ test('a process that lost its GPU device (exit 75) is reported as such and resta
   assert.deepEqual(exits.map((x) => x.restartInMs), [20, 20, undefined]);
   await client.close();
 });
+
+test("Dawn's limit notices on the process's stderr are dropped; its own lines are kept", async () => {
+  const notice = (kind: string) => `Warning: maxDynamic${kind}BuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.`;
+  const serverPath = script('noisy.mjs', `process.stderr.write(${JSON.stringify(`${notice('Uniform')}\n${notice('Storage')}\ncannot start: no model\n`)}); process.stderr.write('last words'); process.exit(3);\n`);
+  const client = new InferenceClient({ serverPath, restartDelayMs: 10, maxRestarts: 1 });
+  const logs: string[] = [];
+  const exits: ExitInfo[] = [];
+  client.on('log', (l) => logs.push(l));
+  client.on('exit', (i) => exits.push(i));
+  const fatal = new Promise<ServerError>((r) => client.on('fatal', r));
+  await assert.rejects(client.start());
+  const e = await fatal;
+  assert.deepEqual(logs, ['cannot start: no model', 'last words', 'cannot start: no model', 'last words']);
+  assert.ok(exits.every((x) => x.stderr === 'cannot start: no model\nlast words\n'), JSON.stringify(exits));
+  assert.doesNotMatch(e.message, /artificially/);
+  await client.close();
+});

@@ -5,6 +5,7 @@
 // this is tested under Node.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { isDawnNotice } from '../gpu/dawn-notices.js';
 import {
   EXIT_DEVICE_LOST, PROTOCOL_VERSION, isFinal, parseResponse,
   type ChatMessage, type DoneResponse, type ErrorCode, type ErrorResponse, type Generation, type LoadReport,
@@ -154,13 +155,19 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
     });
     this.child = child;
     let partial = '';
+    const line = (l: string) => {
+      if (isDawnNotice(l)) return;
+      this.stderrTail = (this.stderrTail + l + '\n').slice(-STDERR_KEEP);
+      this.emit('log', l);
+    };
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
-      this.stderrTail = (this.stderrTail + s).slice(-STDERR_KEEP);
       const lines = (partial + s).split('\n');
       partial = lines.pop()!;
-      for (const l of lines) this.emit('log', l);
+      for (const l of lines) line(l);
     });
+    // A last line without its newline still counts ('end' comes before 'close').
+    child.stderr!.on('end', () => { if (partial) line(partial); partial = ''; });
     child.on('message', (m) => this.onMessage(child, m));
     child.on('error', (e) => this.emit('log', `inference process error: ${e.message}`));
     child.on('close', (code, signal) => this.onClose(child, code, signal));

@@ -7,6 +7,7 @@
 // message: done, or error.
 import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
+import { escaped } from '../gguf/quoted.js';
 import { tensorName } from '../model/model.js';
 import { Gpu } from '../gpu/gpu.js';
 import type { Backend } from '../model/backend.js';
@@ -558,8 +559,9 @@ class InferenceServer {
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
         // The model still completes code; chat requests will say why they cannot run.
+        // The message quotes the template, which is file text.
         chatError = e.message;
-        process.stderr.write(`hearth server: unusable chat template: ${e.message}\n`);
+        process.stderr.write(`hearth server: unusable chat template: ${escaped(e.message, 400)}\n`);
       }
       const st = backend.stats();
       const c = backend.config;

@@ -4,6 +4,8 @@
 // words). Special tokens are taken from the text only when asked, except user-defined ones, which
 // llama.cpp always splits out first.
 import { GGUF, GGUFError } from '../gguf/gguf.js';
+import { quoted } from '../gguf/quoted.js';
+import { mergeSymbols } from './merge-queue.js';
 import { PreTokenizer, PreTokenizerConfig, preTokenizerConfig } from './pretokenizer.js';
 import { BYTE_TO_CHAR, CHAR_TO_BYTE, pushUtf8, utf8Bytes, utf8Decode } from './unicode.js';
 
@@ -70,80 +72,6 @@ function wellFormed(text: string): string {
 /** C isspace() in the "C" locale. */
 function isCSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-}
-
-/** Binary min-heap of merge candidates ordered by `before`. */
-class Heap<T> {
-  private items: T[] = [];
-  constructor(private readonly before: (a: T, b: T) => boolean) {}
-  get size() { return this.items.length; }
-  push(x: T) {
-    const a = this.items;
-    let i = a.length;
-    a.push(x);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(a[i], a[p])) break;
-      [a[i], a[p]] = [a[p], a[i]];
-      i = p;
-    }
-  }
-  pop(): T {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.before(a[l], a[m])) m = l;
-        if (r < a.length && this.before(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-interface Bigram { left: number; right: number; key: number; text: string }
-
-/**
- * Merges neighbouring symbols until no pair has a key, best key first and leftmost on ties, as
- * llama.cpp's SPM (key: score of the joined token) and BPE (key: merge rank) sessions do.
- */
-function mergeSymbols(syms: string[], keyOf: (text: string, left: string, right: string) => number | undefined,
-  better: (a: number, b: number) => boolean): string[] {
-  const n = syms.length;
-  const prev = new Int32Array(n);
-  const next = new Int32Array(n);
-  for (let i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
-  const heap = new Heap<Bigram>((a, b) => a.key === b.key ? a.left < b.left : better(a.key, b.key));
-  const add = (left: number, right: number) => {
-    if (left < 0 || right < 0) return;
-    const text = syms[left] + syms[right];
-    const key = keyOf(text, syms[left], syms[right]);
-    if (key !== undefined) heap.push({ left, right, key, text });
-  };
-  for (let i = 1; i < n; i++) add(i - 1, i);
-  while (heap.size) {
-    const b = heap.pop();
-    const l = syms[b.left];
-    const r = syms[b.right];
-    // skip pairs whose symbols have changed since they were queued
-    if (!l || !r || l.length + r.length !== b.text.length || l + r !== b.text) continue;
-    syms[b.left] = b.text;
-    syms[b.right] = '';
-    next[b.left] = next[b.right];
-    if (next[b.right] >= 0) prev[next[b.right]] = b.left;
-    add(prev[b.left], b.left);
-    add(b.left, next[b.left]);
-  }
-  return syms.filter((s) => s.length > 0);
 }
 
 function hex2(b: number): string {
@@ -220,14 +148,14 @@ export class Tokenizer {
     } else if (model === 'gpt2') {
       this.kind = 'bpe';
       this.pre = (preName as string | undefined) ?? 'default';
-      cfg = preTokenizerConfig(this.pre) ?? fail(`unknown pre-tokenizer type "${this.pre}" (tokenizer.ggml.pre)`);
+      cfg = preTokenizerConfig(this.pre) ?? fail(`unknown pre-tokenizer type ${quoted(this.pre)} (tokenizer.ggml.pre)`);
       [bos, eos] = cfg.noDefaultBos ? [undefined, 11] : [11, 11];
       addSpacePrefix = false;
       addBos = cfg.addBos;
       this.cleanSpaces = cfg.cleanSpaces;
       this.escapeWhitespaces = cfg.escapeWhitespaces;
     } else {
-      vocabError(g, `unsupported tokenizer.ggml.model "${String(model)}" (supported: "llama" for SentencePiece, "gpt2" for byte-level BPE)`);
+      vocabError(g, `unsupported tokenizer.ggml.model ${typeof model === 'string' ? quoted(model) : `of type ${typeof model}`} (supported: "llama" for SentencePiece, "gpt2" for byte-level BPE)`);
     }
     addSpacePrefix = bool('tokenizer.ggml.add_space_prefix') ?? addSpacePrefix;
     this.addSpacePrefix = addSpacePrefix;
@@ -500,11 +428,13 @@ export class Tokenizer {
 
   private encodeSpm(text: string, out: number[]) {
     const scores = this.scores;
-    const merged = mergeSymbols(Array.from(text), (t) => {
-      const id = this.ids.get(t);
-      return id === undefined ? undefined : scores ? scores[id] : 0;
-    }, (a, b) => a > b);
-    for (const sym of merged) {
+    // Highest score first: the priority is the joined token's negated score.
+    const bounds = mergeSymbols(text, (start, _mid, end) => {
+      const id = this.ids.get(text.slice(start, end));
+      return id === undefined ? undefined : scores ? -scores[id] : 0;
+    });
+    for (let k = 0; k + 1 < bounds.length; k++) {
+      const sym = text.slice(bounds[k], bounds[k + 1]);
       const id = this.ids.get(sym);
       if (id !== undefined) { out.push(id); continue; }
       for (const b of utf8Bytes(sym)) out.push(this.spmByteToken(b));
@@ -524,7 +454,7 @@ export class Tokenizer {
       if (!ids) {
         ids = this.bpeWord(word);
         if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-        this.wordCache.set(word, ids);
+        if (word.length <= WORD_CACHE_MAX_CHARS) this.wordCache.set(word, ids);
       }
       for (const id of ids) out.push(id);
     }
@@ -532,21 +462,16 @@ export class Tokenizer {
 
   private bpeWord(word: string): number[] {
     const { cfg, ranks } = this.bpe!;
-    let syms: string[];
-    if (cfg.byteEncode) {
-      syms = [];
-      const bytes = utf8Bytes(word);
-      for (const b of bytes) syms.push(BYTE_TO_CHAR[b]);
-    } else {
-      syms = Array.from(word);
-    }
+    // Byte-level BPE works on the word's UTF-8 bytes, each as its one-unit GPT-2 character.
+    const text = cfg.byteEncode ? byteChars(word) : word;
     if (cfg.ignoreMerges || (cfg.gemma4 && /^\n+$/.test(word))) {
-      const id = this.ids.get(syms.join(''));
+      const id = this.ids.get(text);
       if (id !== undefined) return [id];
     }
-    const merged = mergeSymbols(syms, (_t, l, r) => ranks.get(l + ' ' + r), (a, b) => a < b);
+    const bounds = mergeSymbols(text, (start, mid, end) => ranks.get(`${text.slice(start, mid)} ${text.slice(mid, end)}`));
     const ids: number[] = [];
-    for (const sym of merged) {
+    for (let k = 0; k + 1 < bounds.length; k++) {
+      const sym = text.slice(bounds[k], bounds[k + 1]);
       const id = this.ids.get(sym);
       if (id !== undefined) { ids.push(id); continue; }
       // no token: fall back to single bytes of the symbol's UTF-8, dropping any the vocabulary lacks
@@ -560,7 +485,20 @@ export class Tokenizer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+const BYTE_CODE = Uint16Array.from(BYTE_TO_CHAR, (c) => c.charCodeAt(0));
+const UTF16 = new TextDecoder('utf-16le');
+
+/** The GPT-2 characters of a string's UTF-8 bytes, one code unit each. */
+function byteChars(word: string): string {
+  const bytes = utf8Bytes(word);
+  const units = new Uint16Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) units[i] = BYTE_CODE[bytes[i]];
+  return UTF16.decode(units);
+}
 const WORD_CACHE_LIMIT = 1 << 16;
+/** Longer words are not cached: they seldom repeat, and a huge one would stay in memory. */
+const WORD_CACHE_MAX_CHARS = 256;
 
 /** A byte-level BPE token's bytes; a char outside GPT-2's alphabet becomes llama.cpp's [UNK_BYTE_..] text. */
 function decodeByteLevel(text: string): Uint8Array {
