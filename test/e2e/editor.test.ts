@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Editor } from './harness.js';
 
 let editor: Editor | undefined;
@@ -36,6 +37,11 @@ test('ghost text is read exactly, is not part of the text, and Tab inserts it', 
   await e.type('x = ');
   assert.equal(await e.waitForGhostText(60_000), '41 + 1  # fixture');
   assert.ok((await e.visibleText()).endsWith('\nx = '), 'ghost text is not read as document text');
+  await e.startGhostWatch();
+  await sleep(1_000);
+  const w = await e.stopGhostWatch();
+  assert.deepEqual(w.texts, ['41 + 1  # fixture'], 'the frame watch reads the ghost text as ghostText() does');
+  assert.ok(w.frames >= 10 && w.blankFrames === 0, `${w.frames} frames, ${w.blankFrames} blank`);
   await e.screenshot('one-line-ghost-text');
   await e.press('Tab');
   await e.waitFor(async () => (await e.ghostText()) === null, 'the ghost text to go after Tab', 30_000);

@@ -128,9 +128,18 @@ export class Editor {
     return e;
   }
 
-  /** Rewrites the user settings file (QUIET_SETTINGS + these); VS Code applies it without a reload. */
+  /**
+   * Rewrites the settings (QUIET_SETTINGS + these); VS Code applies them without a reload. They go to
+   * the user settings and to the remote machine's ("Remote [code-server]" in the Settings editor):
+   * code-server's window is a remote one, where VS Code drops user values of settings scoped
+   * `machine` or `machine-overridable` once their extension has registered them.
+   */
   writeSettings(settings: Record<string, unknown>): void {
-    writeFileSync(join(this.userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
+    const all = JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2);
+    for (const scope of ['User', 'Machine']) {
+      mkdirSync(join(this.userData, scope), { recursive: true });
+      writeFileSync(join(this.userData, scope, 'settings.json'), all);
+    }
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -280,6 +289,45 @@ export class Editor {
   /** The Hearth status bar item's aria-label (`Hearth: <state>`), or null when there is none. */
   async statusLabel(): Promise<string | null> {
     return this.page.evaluate(dom.hearthStatus);
+  }
+
+  /** Waits until the Hearth status bar label satisfies `want` (a label, or a test); returns the label. */
+  async waitForStatus(want: string | ((label: string) => boolean), timeoutMs = 120_000): Promise<string> {
+    const ok = typeof want === 'string' ? (l: string) => l === want : want;
+    let label: string | null = null;
+    await this.waitFor(async () => (label = await this.statusLabel()) !== null && ok(label), `the status bar to show ${typeof want === 'string' ? JSON.stringify(want) : want.toString()}`, timeoutMs);
+    return label!;
+  }
+
+  /** Records the ghost text at every frame the page draws, until stopGhostWatch. */
+  async startGhostWatch(): Promise<void> {
+    await this.page.evaluate(dom.startGhostWatch, dom.GHOST_SELECTOR);
+  }
+
+  async stopGhostWatch(): Promise<dom.GhostWatch> {
+    return this.page.evaluate(dom.stopGhostWatch);
+  }
+
+  /** Times each keystroke to the first new ghost text drawn after it, until stopKeyWatch. */
+  async startKeyWatch(): Promise<void> {
+    await this.page.evaluate(dom.startKeyWatch, dom.GHOST_SELECTOR);
+  }
+
+  async keyLatencies(): Promise<dom.KeyLatency[]> {
+    return this.page.evaluate(dom.keyLatencies);
+  }
+
+  async stopKeyWatch(): Promise<dom.KeyLatency[]> {
+    return this.page.evaluate(dom.stopKeyWatch);
+  }
+
+  /** Records every Hearth status bar label from now on, until statusSeen. */
+  async startStatusWatch(): Promise<void> {
+    await this.page.evaluate(dom.startStatusWatch);
+  }
+
+  async statusSeen(): Promise<string[]> {
+    return this.page.evaluate(dom.statusSeen);
   }
 
   /** Messages of the notifications on screen (toasts) and in the notification center. */
