@@ -1,5 +1,6 @@
 // Bundles the CLI, the inference process, the extension and every *.test.ts with esbuild.
-// `node build.mjs [paths...]` builds only the named test files (used while iterating).
+// `node build.mjs [paths...]` builds only the named test files (used while iterating);
+// `node build.mjs --no-tests` only the CLI, the inference process and the extension (for packaging).
 import { build } from 'esbuild';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,12 +20,14 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const only = process.argv.slice(2);
-const tests = only.length ? only : ['engine', 'kernels', 'test', 'extension'].filter(existsSync).flatMap((d) => findTests(d));
+const noTests = process.argv.includes('--no-tests');
+const only = process.argv.slice(2).filter((a) => a !== '--no-tests');
+const tests = noTests ? [] : only.length ? only : ['engine', 'kernels', 'test', 'extension'].filter(existsSync).flatMap((d) => findTests(d));
 const entries = {};
 for (const t of tests) entries['test/' + t.replace(/\.test\.ts$/, '').replace(/[\\/]/g, '_') + '.test'] = t;
 if (!only.length) {
-  for (const [out, src] of [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts']]) if (existsSync(src)) entries[out] = src;
+  const apps = [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ...(noTests ? [] : [['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts']])];
+  for (const [out, src] of apps) if (existsSync(src)) entries[out] = src;
 }
 await build({ ...common, entryPoints: entries, outdir: 'dist', outExtension: { '.js': '.js' }, splitting: false });
 if (!only.length && existsSync('extension/extension.ts')) {

@@ -18,12 +18,20 @@ test('webgpu: byte progress, warm reuse across keystrokes, reference answers', a
   client.on('progress', (a, b) => progress.push([a, b]));
   try {
     await client.start();
+    // The start-up probe: a buffer written, copied and mapped back on this runtime (real Node here).
+    const probe = await client.probe();
+    assert.equal(probe.node, process.version);
+    assert.equal(probe.electron, undefined);
+    assert.equal(probe.platform, process.platform);
+    assert.ok(probe.adapter.length > 0 && probe.ms > 0, JSON.stringify(probe));
     // Over the memory limit: refused before anything is allocated, naming what it needs and has.
     await assert.rejects(client.load({ model, backend: 'webgpu', nCtx: 256, maxDeviceBytes: 1 << 20 }),
       (e: Error & { code?: string }) => e.code === 'out-of-memory' && /needs .* of device memory .* but 0\.00 GiB is available/.test(e.message));
     assert.equal(progress.length, 0);
     const report = await client.load({ model, backend: 'webgpu', nCtx: 256 });
     assert.equal(report.backend, 'webgpu');
+    assert.equal(report.device, probe.adapter);
+    assert.equal(report.fileType, 'all F32');
     assert.ok(report.kvBytes > 0 && report.weightBytes > 0);
     assert.ok(progress.length >= 2, `${progress.length} progress messages`);
     const total = progress[0][1];

@@ -99,6 +99,71 @@ test('each request prefills exactly the tokens its slot lacks, and answers as th
   assert.ok(prefilled[1] <= 2 && prefilled[3] === 1 && prefilled[4] === fimPrompt(steps[4].prefix, suffix).length, prefilled.join(' '));
 });
 
+test('context chunks go first and stay cached; a prefill-only request pre-loads them; the answer is the reference model\'s', async () => {
+  const context = [{ name: 'util.py', text: 'def double(x):\n    return 2 * x\n' }, { name: 'clipboard', text: 'total = double(21)\n' }];
+  const head = context.flatMap((c) => [tok.fim.sep!, ...enc(`${c.name}\n${c.text}`)]);
+  const suffix = '\n';
+  const prefix = 'import util\nprint(';
+  const preload = done(await client.complete({ prefix, suffix, context, maxTokens: 0 }).result);
+  assert.equal(preload.reason, 'length');
+  assert.equal(preload.text, '');
+  assert.equal(preload.timings.decodeTokens, 0);
+  const prompt = [...head, ...fimPrompt(prefix, suffix)];
+  assert.equal(preload.timings.promptTokens, prompt.length);
+  const stats = await client.stats();
+  assert.equal(stats.slots.find((x) => x.name === 'complete')!.tokens, prompt.length, 'the whole prompt is cached');
+
+  // The next keystroke finds the context, the document and the cursor line cached.
+  const r = done(await client.complete({ prefix: prefix + 'u', suffix, context, maxTokens: 4 }).result);
+  const typed = [...head, ...fimPrompt(prefix + 'u', suffix)];
+  assert.equal(r.timings.promptTokens, typed.length);
+  assert.ok(r.timings.prefillTokens <= 2, `prefilled ${r.timings.prefillTokens}`);
+  assert.equal(r.text, (await greedy(model, typed, 4)).text);
+});
+
+test('alternatives branch at the first token: the best first, each the reference model\'s continuation', async () => {
+  const prefix = 'def fib(n):\n    if n < 2:\n        return ';
+  const suffix = '\n';
+  const prompt = fimPrompt(prefix, suffix);
+  const r = done(await client.complete({ prefix, suffix, maxTokens: 3, alternatives: 3 }).result);
+  assert.equal(r.alternatives?.length, 2);
+  assert.equal(r.text, (await greedy(model, prompt, 3)).text);
+  // The first tokens are the prompt's top three, in order; each continues greedily.
+  const g = readGGUF(model);
+  const ref = (await import('../engine/model/reference.js')).ReferenceModel.load(g, { nCtx: N_CTX });
+  const logits = await ref.forward(0, prompt, 0);
+  ref.dispose();
+  const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 3);
+  for (const [k, first] of order.slice(1).entries()) {
+    const rest = await greedy(model, [...prompt, first], 2);
+    assert.equal(r.alternatives![k], tok.decode([first, ...rest.tokens]), `alternative ${k + 1}`);
+  }
+  assert.equal(new Set([r.text, ...r.alternatives!]).size, 3);
+});
+
+test('line budget: once spent, generation ends at the next token with a newline', async () => {
+  // The tiny model's answers are arbitrary: sample (seeded, so both runs draw the same tokens) until one has a newline.
+  let found = false;
+  const prefix = 'def f(a):\n    ';
+  for (let seed = 1; seed <= 30 && !found; seed++) {
+    const sampling = { temperature: 1.5, topK: 0, topP: 1, seed };
+    const full = done(await client.complete({ prefix, suffix: '\n', maxTokens: 48, sampling }).result);
+    const tokens: string[] = [];
+    const cut = done(await client.complete({ prefix, suffix: '\n', maxTokens: 48, sampling, lineBudgetMs: 0 }, (t) => tokens.push(t.text)).result);
+    const nl = full.text.indexOf('\n');
+    if (nl < 0) {
+      assert.notEqual(cut.reason, 'time');
+      continue;
+    }
+    found = true;
+    assert.equal(cut.reason, 'time');
+    assert.ok(tokens.at(-1)!.includes('\n') && !tokens.slice(0, -1).some((t) => t.includes('\n')), JSON.stringify(tokens));
+    assert.equal(cut.text, full.text.slice(0, cut.text.length));
+    assert.ok(cut.text.length > nl, 'the newline is kept');
+  }
+  assert.ok(found, 'no seed gave an answer with a newline');
+});
+
 test('chat and completion keep separate slots: neither evicts the other', async () => {
   const messages = [{ role: 'user' as const, content: 'Write a function that adds two numbers.' }];
   const prompt = chatPrompt(messages);

@@ -8,12 +8,14 @@ import { EventEmitter } from 'node:events';
 import {
   EXIT_DEVICE_LOST, PROTOCOL_VERSION, isFinal, parseResponse,
   type ChatMessage, type DoneResponse, type ErrorCode, type ErrorResponse, type Generation, type LoadReport,
-  type LoadRequest, type Request, type Response, type ServerStats, type TokenResponse,
+  type LoadRequest, type ProbeReport, type Request, type Response, type ServerStats, type TokenResponse, type ContextChunk,
 } from './protocol.js';
 
 export interface ClientOptions {
   /** The bundled server (dist/server.js). */
   serverPath: string;
+  /** The runtime that runs it (default: this process's own, process.execPath). */
+  execPath?: string;
   /** First restart delay; it doubles with each consecutive failure (default 250 ms). */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
@@ -72,7 +74,9 @@ export interface GenerationHandle {
   cancel(): void;
 }
 
-export type CompleteOptions = Generation & { prefix: string; suffix: string; fileName?: string; language?: string };
+export type CompleteOptions = Generation & {
+  prefix: string; suffix: string; fileName?: string; language?: string; context?: ContextChunk[]; repoName?: string; alternatives?: number;
+};
 export type ExplainOptions = Generation & { code: string; fileName?: string; language?: string };
 export type ChatOptions = Generation & { messages: ChatMessage[] };
 export type LoadOptions = Omit<LoadRequest, 'type' | 'id'>;
@@ -106,7 +110,7 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
   private restartTimer?: NodeJS.Timeout;
   private helloTimer?: NodeJS.Timeout;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  private readonly o: Required<Omit<ClientOptions, 'env'>> & Pick<ClientOptions, 'env'>;
+  private readonly o: Required<Omit<ClientOptions, 'env' | 'execPath'>> & Pick<ClientOptions, 'env' | 'execPath'>;
 
   constructor(options: ClientOptions) {
     super();
@@ -143,6 +147,7 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
     // plain Node ignores it. execArgv is cleared so a debugger port of the host is not inherited.
     const child = fork(this.o.serverPath, [], {
       execArgv: [],
+      execPath: this.o.execPath,
       env: { ...process.env, ...this.o.env, ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'json',
@@ -293,6 +298,7 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
           else if (r.type === 'error') reject(ServerError.from(r));
           else if (r.type === 'loaded') { this.emit('loaded', r.report); resolve(r.report as T); }
           else if (r.type === 'stats') resolve(r.stats as T);
+          else if (r.type === 'probe') resolve(r.report as T);
           else if (r.type === 'bye') resolve(undefined as T);
         },
         abandon: reject,
@@ -304,6 +310,11 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
   load(opts: LoadOptions): Promise<LoadReport> {
     this.lastLoad = { ...opts };
     return this.request<LoadReport>({ type: 'load', id: this.nextId('load'), ...opts });
+  }
+
+  /** Checks that the process can run on the GPU and read back; rejects with 'gpu-unavailable' saying why not. */
+  probe(): Promise<ProbeReport> {
+    return this.request<ProbeReport>({ type: 'probe', id: this.nextId('probe') });
   }
 
   stats(): Promise<ServerStats> {

@@ -3,4 +3,6 @@
 export { InferenceClient, ServerError } from './client.js';
 export type { ClientOptions, ClientEvents, ExitInfo, GenerationHandle, CompleteOptions, ExplainOptions, ChatOptions, LoadOptions } from './client.js';
 export { PROTOCOL_VERSION, EXIT_DEVICE_LOST, GREEDY, DONE_REASONS, ERROR_CODES, LIMITS, ProtocolError } from './protocol.js';
-export type { Sampling, Generation, ChatMessage, LoadReport, Timings, DoneReason, ErrorCode, ServerStats } from './protocol.js';
+export type {
+  Sampling, Generation, ChatMessage, ContextChunk, LoadReport, ProbeReport, Timings, DoneReason, DoneResponse, ErrorResponse, ErrorCode, ServerStats,
+} from './protocol.js';

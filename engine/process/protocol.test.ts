@@ -17,6 +17,11 @@ const requests: Request[] = [
     type: 'complete', id: 'c2', prefix: 'é😀\u0000', suffix: '', fileName: 'src/a.ts', language: 'typescript', maxTokens: 1,
     stop: ['\n\n', '}'], timeBudgetMs: 250.5, cache: false, sampling: { temperature: 0.7, topK: 20, topP: 0.9, seed: 42 },
   },
+  {
+    type: 'complete', id: 'c3', prefix: 'x = ', suffix: '', maxTokens: 0, lineBudgetMs: 500, alternatives: 3, repoName: 'demo',
+    context: [{ name: 'src/a.py', text: 'def a():\n    pass\n' }, { name: 'clipboard', text: '' }],
+  },
+  { type: 'probe', id: 'p1' },
   { type: 'explain', id: 'e1', code: 'x = 1', language: 'python', maxTokens: 256, sampling: { temperature: 0 } },
   { type: 'chat', id: 'h1', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: '' }], maxTokens: 512 },
   { type: 'cancel', id: 'h1' },
@@ -26,7 +31,8 @@ const requests: Request[] = [
 
 const timings = { promptTokens: 10, prefillTokens: 3, reusedTokens: 7, trimmedChars: 0, prefillMs: 1.5, ttftMs: 2.25, decodeTokens: 4, decodeTokPerS: 100, totalMs: 9 };
 const report = {
-  model: '/m.gguf', name: 'fixture', arch: 'qwen2', backend: 'reference' as const, nCtx: 2048, nSeq: 2, nVocab: 151643, nLayer: 2,
+  model: '/m.gguf', name: 'fixture', arch: 'qwen2', fileType: 'Q4_0', backend: 'reference' as const, device: 'cpu', nCtx: 2048, nSeq: 2,
+  nVocab: 151643, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2,
   fileBytes: 1e6, weightBytes: 9e5, kvBytes: 65536, scratchBytes: 0, loadMs: 12.5, fim: true, chat: false,
 };
 const responses: Response[] = [
@@ -37,6 +43,9 @@ const responses: Response[] = [
   { type: 'token', id: 'c1', token: 5, text: 'é' },
   { type: 'done', id: 'c1', reason: 'superseded', text: 'ab', timings },
   { type: 'done', id: 'c2', reason: 'eos', text: '', timings: { ...timings, ttftMs: -1 } },
+  { type: 'done', id: 'c3', reason: 'time', text: 'a\n', timings, alternatives: ['b', ''] },
+  { type: 'probe', id: 'p1', report: { node: 'v22.23.2', platform: 'linux', arch: 'x64', adapter: 'llvmpipe', software: true, ms: 12 } },
+  { type: 'probe', id: 'p2', report: { node: 'v20.0.0', electron: '37.2.0', platform: 'darwin', arch: 'arm64', adapter: 'Apple M2', software: false, ms: 3 } },
   { type: 'error', id: 'h1', code: 'context-overflow', message: 'too long', needed: 5000, available: 4096 },
   { type: 'error', id: null, code: 'device-lost', message: 'lost' },
   { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8 } },
@@ -53,7 +62,7 @@ test('every response round-trips through JSON unchanged', () => {
 });
 
 test('final messages are loaded, done, error, stats and bye', () => {
-  assert.deepEqual(responses.map(isFinal), [false, false, true, false, false, true, true, true, true, true, true, true]);
+  assert.deepEqual(responses.map(isFinal), [false, false, true, false, false, true, true, true, true, true, true, true, true, true, true]);
 });
 
 test('malformed requests are refused naming the field', () => {
@@ -61,7 +70,11 @@ test('malformed requests are refused naming the field', () => {
     [null, /must be an object/],
     [{ type: 'fly' }, /unknown request type "fly"/],
     [{ type: 'complete', id: 'c', prefix: 1, suffix: '', maxTokens: 4 }, /field "prefix" must be a string/],
-    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 0 }, /field "maxTokens" must be an integer in 1\.\./],
+    [{ type: 'chat', id: 'h', messages: [{ role: 'user', content: 'x' }], maxTokens: 0 }, /field "maxTokens" must be an integer in 1\.\./],
+    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: -1 }, /field "maxTokens" must be an integer in 0\.\./],
+    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, alternatives: 9 }, /field "alternatives" must be an integer in 1\.\.8/],
+    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, context: [{ name: 'a' }] }, /context\[0\]: field "text"/],
+    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, context: 'x' }, /field "context" must be at most 64 chunks/],
     [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 2.5 }, /maxTokens/],
     [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, stop: [''] }, /field "stop"/],
     [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, stop: new Array(17).fill('x') }, /at most 16/],

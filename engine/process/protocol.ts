@@ -4,7 +4,7 @@
 import type { BackendName } from '../model/backend.js';
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
 export const EXIT_DEVICE_LOST = 75;
@@ -21,11 +21,14 @@ export const GREEDY: Sampling = { temperature: 0, topK: 40, topP: 0.95, seed: 0 
 
 /** Limits every generating request carries. */
 export interface Generation {
+  /** Tokens to generate at most; a completion may ask for 0: it only prefills (see CompleteRequest). */
   maxTokens: number;
   /** Generation ends before the first occurrence of any of these strings (not included in the text). */
   stop?: string[];
   /** Wall-clock budget from receipt of the request; ends with reason 'time'. */
   timeBudgetMs?: number;
+  /** Once this many ms from receipt have passed, generation ends at the next token that contains a newline (reason 'time'). */
+  lineBudgetMs?: number;
   /** Reuse the slot's cached prefix (default true). False prefills the whole prompt, for measurements. */
   cache?: boolean;
   sampling?: Partial<Sampling>;
@@ -42,8 +45,20 @@ export interface LoadRequest {
   /** Device memory the model may use (webgpu); over it the load fails with 'out-of-memory' before allocating. */
   maxDeviceBytes?: number;
 }
-/** Fill-in-the-middle completion at the cursor: the document is prefix + suffix. */
-export interface CompleteRequest extends Generation { type: 'complete'; id: string; prefix: string; suffix: string; fileName?: string; language?: string }
+/** Text from another file (or the clipboard) that goes before the document, under its own name. */
+export interface ContextChunk { name: string; text: string }
+/**
+ * Fill-in-the-middle completion at the cursor: the document is prefix + suffix. `context` chunks go
+ * first (repo-level FIM, when the model has a file separator token), so a stable list stays cached.
+ * maxTokens 0 only prefills the prompt into the slot's cache (pre-loading while the user is idle).
+ * `alternatives` > 1 answers that many continuations, each from a different first token.
+ */
+export interface CompleteRequest extends Generation {
+  type: 'complete'; id: string; prefix: string; suffix: string; fileName?: string; language?: string;
+  context?: ContextChunk[]; repoName?: string; alternatives?: number;
+}
+/** Checks that this process can compute on the GPU and read results back (what fails under Electron). */
+export interface ProbeRequest { type: 'probe'; id: string }
 /** Explains a selection through the chat path. */
 export interface ExplainRequest extends Generation { type: 'explain'; id: string; code: string; fileName?: string; language?: string }
 export interface ChatRequest extends Generation { type: 'chat'; id: string; messages: ChatMessage[] }
@@ -52,18 +67,25 @@ export interface CancelRequest { type: 'cancel'; id: string }
 export interface StatsRequest { type: 'stats'; id: string }
 export interface ShutdownRequest { type: 'shutdown'; id: string }
 
-export type Request = HelloRequest | LoadRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
+export type Request = HelloRequest | LoadRequest | ProbeRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
 export type GenerateRequest = CompleteRequest | ExplainRequest | ChatRequest;
 
 export interface LoadReport {
   model: string;
   name: string;
   arch: string;
+  /** general.file_type as llama.cpp names it (Q4_0, Q8_0, Q4_K - Medium, ...), or the weights' type. */
+  fileType: string;
   backend: BackendName;
+  /** What computes: the GPU adapter's description, or 'cpu'. */
+  device: string;
   nCtx: number;
   nSeq: number;
   nVocab: number;
   nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  nHeadKv: number;
   fileBytes: number;
   weightBytes: number;
   kvBytes: number;
@@ -98,12 +120,26 @@ export const DONE_REASONS: readonly DoneReason[] = ['eos', 'stop', 'length', 'ti
 export type ErrorCode =
   | 'version-mismatch' | 'bad-request' | 'not-loaded' | 'load-failed' | 'out-of-memory' | 'device-lost'
   | 'context-overflow' | 'no-fim' | 'no-chat-template' | 'template-error' | 'process-exited' | 'unloaded'
-  | 'shutting-down' | 'internal';
+  | 'shutting-down' | 'gpu-unavailable' | 'internal';
 export const ERROR_CODES: readonly ErrorCode[] = [
   'version-mismatch', 'bad-request', 'not-loaded', 'load-failed', 'out-of-memory', 'device-lost',
   'context-overflow', 'no-fim', 'no-chat-template', 'template-error', 'process-exited', 'unloaded',
-  'shutting-down', 'internal',
+  'shutting-down', 'gpu-unavailable', 'internal',
 ];
+
+/** What the probe found: the runtime the process runs on and the adapter that computed and read back. */
+export interface ProbeReport {
+  /** process.version of the inference process. */
+  node: string;
+  /** process.versions.electron when the process runs on Electron's Node. */
+  electron?: string;
+  platform: string;
+  arch: string;
+  adapter: string;
+  software: boolean;
+  /** Time to create the device, run the copy and read it back. */
+  ms: number;
+}
 
 export interface ServerStats {
   pid: number;
@@ -124,8 +160,11 @@ export interface ProgressResponse { type: 'progress'; id: string; loadedBytes: n
 export interface LoadedResponse { type: 'loaded'; id: string; report: LoadReport }
 /** `text` is what the token adds to the visible output; it may be '' (held back for UTF-8 or a possible stop string). */
 export interface TokenResponse { type: 'token'; id: string; token: number; text: string }
-/** `text` is the whole answer: the tokens' texts plus anything held back for a stop string that never completed. */
-export interface DoneResponse { type: 'done'; id: string; reason: DoneReason; text: string; timings: Timings }
+/**
+ * `text` is the whole answer: the tokens' texts plus anything held back for a stop string that never
+ * completed. A completion asked for alternatives lists the others (token messages stream only `text`).
+ */
+export interface DoneResponse { type: 'done'; id: string; reason: DoneReason; text: string; timings: Timings; alternatives?: string[] }
 /** id is null for errors that belong to no request (a bad message without an id, a lost device while idle). */
 export interface ErrorResponse {
   type: 'error'; id: string | null; code: ErrorCode; message: string;
@@ -133,13 +172,14 @@ export interface ErrorResponse {
   needed?: number; available?: number;
 }
 export interface StatsResponse { type: 'stats'; id: string; stats: ServerStats }
+export interface ProbeResponse { type: 'probe'; id: string; report: ProbeReport }
 export interface ByeResponse { type: 'bye'; id: string }
 
-export type Response = HelloResponse | ProgressResponse | LoadedResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
+export type Response = HelloResponse | ProgressResponse | LoadedResponse | ProbeResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
 
 /** Whether `r` is the last message its request will get. */
 export function isFinal(r: Response): boolean {
-  return r.type === 'loaded' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
+  return r.type === 'loaded' || r.type === 'probe' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
 }
 
 export class ProtocolError extends Error {
@@ -150,7 +190,10 @@ export class ProtocolError extends Error {
 }
 
 // Bounds keep one bad message from making the server allocate or loop without limit.
-export const LIMITS = { text: 64 << 20, maxTokens: 1 << 20, stops: 16, stopLength: 256, messages: 4096, timeBudgetMs: 24 * 3600_000, nCtx: 1 << 20 };
+export const LIMITS = {
+  text: 64 << 20, maxTokens: 1 << 20, stops: 16, stopLength: 256, messages: 4096, timeBudgetMs: 24 * 3600_000, nCtx: 1 << 20,
+  chunks: 64, alternatives: 8,
+};
 
 type Obj = Record<string, unknown>;
 
@@ -218,7 +261,7 @@ function describe(v: unknown): string {
 }
 
 function generation(f: Fields, o: Obj): Generation {
-  const g: Generation = { maxTokens: f.int('maxTokens', 1, LIMITS.maxTokens) };
+  const g: Generation = { maxTokens: f.int('maxTokens', o.type === 'complete' ? 0 : 1, LIMITS.maxTokens) };
   if (o.stop !== undefined) {
     if (!Array.isArray(o.stop) || o.stop.length > LIMITS.stops || !o.stop.every((s) => typeof s === 'string' && s.length > 0 && s.length <= LIMITS.stopLength)) {
       throw new ProtocolError(`${o.type} request: field "stop" must be at most ${LIMITS.stops} non-empty strings of at most ${LIMITS.stopLength} characters, got ${describe(o.stop)}`);
@@ -226,6 +269,7 @@ function generation(f: Fields, o: Obj): Generation {
     g.stop = [...o.stop] as string[];
   }
   if (o.timeBudgetMs !== undefined) g.timeBudgetMs = f.num('timeBudgetMs', 1, LIMITS.timeBudgetMs);
+  if (o.lineBudgetMs !== undefined) g.lineBudgetMs = f.num('lineBudgetMs', 0, LIMITS.timeBudgetMs);
   const cache = f.optBool('cache');
   if (cache !== undefined) g.cache = cache;
   if (o.sampling !== undefined) {
@@ -262,8 +306,25 @@ export function parseRequest(m: unknown): Request {
       if (m.maxDeviceBytes !== undefined) r.maxDeviceBytes = f.num('maxDeviceBytes', 0);
       return r;
     }
-    case 'complete':
-      return { type: 'complete', id: f.id(), prefix: f.str('prefix'), suffix: f.str('suffix'), ...fileInfo(f), ...generation(f, m) };
+    case 'probe':
+      return { type: 'probe', id: f.id() };
+    case 'complete': {
+      const r: CompleteRequest = { type: 'complete', id: f.id(), prefix: f.str('prefix'), suffix: f.str('suffix'), ...fileInfo(f), ...generation(f, m) };
+      if (m.context !== undefined) {
+        if (!Array.isArray(m.context) || m.context.length > LIMITS.chunks) {
+          throw new ProtocolError(`complete request: field "context" must be at most ${LIMITS.chunks} chunks, got ${describe(m.context)}`);
+        }
+        r.context = m.context.map((x: unknown, i: number): ContextChunk => {
+          if (!isObj(x)) throw new ProtocolError(`complete request: context[${i}] must be an object, got ${describe(x)}`);
+          const cf = new Fields(x, `complete request context[${i}]`);
+          return { name: cf.str('name', 4096), text: cf.str('text') };
+        });
+      }
+      const repoName = f.optStr('repoName');
+      if (repoName !== undefined) r.repoName = repoName;
+      if (m.alternatives !== undefined) r.alternatives = f.int('alternatives', 1, LIMITS.alternatives);
+      return r;
+    }
     case 'explain':
       return { type: 'explain', id: f.id(), code: f.str('code'), ...fileInfo(f), ...generation(f, m) };
     case 'chat': {
@@ -293,8 +354,10 @@ function report(o: Obj): LoadReport {
   const f = new Fields(o, 'load report');
   const n = (k: string) => f.num(k, 0);
   return {
-    model: f.str('model', 4096), name: f.str('name', 4096), arch: f.str('arch', 64), backend: f.oneOf('backend', ['webgpu', 'reference'] as const),
-    nCtx: n('nCtx'), nSeq: n('nSeq'), nVocab: n('nVocab'), nLayer: n('nLayer'), fileBytes: n('fileBytes'), weightBytes: n('weightBytes'),
+    model: f.str('model', 4096), name: f.str('name', 4096), arch: f.str('arch', 64), fileType: f.str('fileType', 64),
+    backend: f.oneOf('backend', ['webgpu', 'reference'] as const), device: f.str('device', 4096),
+    nCtx: n('nCtx'), nSeq: n('nSeq'), nVocab: n('nVocab'), nLayer: n('nLayer'), nEmbd: n('nEmbd'), nHead: n('nHead'), nHeadKv: n('nHeadKv'),
+    fileBytes: n('fileBytes'), weightBytes: n('weightBytes'),
     kvBytes: n('kvBytes'), scratchBytes: n('scratchBytes'), loadMs: n('loadMs'), fim: f.optBool('fim') === true, chat: f.optBool('chat') === true,
   };
 }
@@ -321,8 +384,26 @@ export function parseResponse(m: unknown): Response {
       return { type: 'loaded', id: f.id(), report: report(f.obj('report')) };
     case 'token':
       return { type: 'token', id: f.id(), token: f.int('token', 0, 2 ** 31), text: f.str('text') };
-    case 'done':
-      return { type: 'done', id: f.id(), reason: f.oneOf('reason', DONE_REASONS), text: f.str('text'), timings: timings(f.obj('timings')) };
+    case 'probe': {
+      const p = new Fields(f.obj('report'), 'probe report');
+      const o = m.report as Obj;
+      const report: ProbeReport = {
+        node: p.str('node', 64), platform: p.str('platform', 64), arch: p.str('arch', 64), adapter: p.str('adapter', 4096),
+        software: p.optBool('software') === true, ms: p.num('ms', 0),
+      };
+      if (o.electron !== undefined) report.electron = p.str('electron', 64);
+      return { type: 'probe', id: f.id(), report };
+    }
+    case 'done': {
+      const r: DoneResponse = { type: 'done', id: f.id(), reason: f.oneOf('reason', DONE_REASONS), text: f.str('text'), timings: timings(f.obj('timings')) };
+      if (m.alternatives !== undefined) {
+        if (!Array.isArray(m.alternatives) || m.alternatives.length > LIMITS.alternatives || !m.alternatives.every((a) => typeof a === 'string' && a.length <= LIMITS.text)) {
+          throw new ProtocolError(`done response: field "alternatives" must be at most ${LIMITS.alternatives} strings, got ${describe(m.alternatives)}`);
+        }
+        r.alternatives = [...m.alternatives] as string[];
+      }
+      return r;
+    }
     case 'error': {
       const id = m.id === null ? null : f.id();
       const r: ErrorResponse = { type: 'error', id, code: f.oneOf('code', ERROR_CODES), message: f.str('message') };

@@ -5,7 +5,10 @@
 // request, and a completion that arrives during a chat runs first (the chat then resumes in its
 // own slot, whose cache the completion does not touch). Every request gets exactly one final
 // message: done, or error.
-import { readGGUF } from '../gguf/gguf.js';
+import { readGGUF, type GGUF } from '../gguf/gguf.js';
+import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
+import { tensorName } from '../model/model.js';
+import { Gpu } from '../gpu/gpu.js';
 import { openBackend, type Backend, type SampleParams } from '../model/backend.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
@@ -14,12 +17,14 @@ import { FimLayout } from '../prompt/fim.js';
 import { Slot } from './slot.js';
 import {
   EXIT_DEVICE_LOST, GREEDY, PROTOCOL_VERSION, parseRequest,
-  type ChatMessage, type DoneReason, type ErrorCode, type ErrorResponse, type GenerateRequest, type LoadReport,
-  type LoadRequest, type Response, type ServerStats, type Timings,
+  type ChatMessage, type DoneReason, type DoneResponse, type ErrorCode, type ErrorResponse, type GenerateRequest, type LoadReport,
+  type LoadRequest, type ProbeReport, type Response, type ServerStats, type Timings,
 } from './protocol.js';
 
 /** Prompt tokens per forward while prefilling; between chunks the server checks for newer requests. */
 const PREFILL_CHUNK = 512;
+/** A prefill-only completion (pre-loading while the user is idle) yields this often, so a keystroke barely waits. */
+const PRELOAD_CHUNK = 64;
 const GREEDY_DEVICE: SampleParams = { temperature: 0, topK: 0, topP: 1, uniform: 0 };
 
 interface Model {
@@ -82,13 +87,18 @@ class Job {
   /** Set from outside: the job ends at its next token boundary with this reason or error. */
   stop?: DoneReason | RequestError;
   text = '';
+  /** A completion's other continuations, when it asked for alternatives. */
+  alternatives?: string[];
   readonly deadline: number;
+  /** Past this, generation ends at the next token with a newline. */
+  readonly lineDeadline: number;
   readonly timings: Timings = {
     promptTokens: 0, prefillTokens: 0, reusedTokens: 0, trimmedChars: 0, prefillMs: 0, ttftMs: -1, decodeTokens: 0, decodeTokPerS: 0, totalMs: 0,
   };
 
   constructor(readonly req: GenerateRequest, readonly received: number) {
     this.deadline = req.timeBudgetMs === undefined ? Infinity : received + req.timeBudgetMs;
+    this.lineDeadline = req.lineBudgetMs === undefined ? Infinity : received + req.lineBudgetMs;
   }
 }
 
@@ -98,9 +108,32 @@ function explainMessages(code: string, language?: string, fileName?: string): Ch
   return [{ role: 'user', content: `Explain what the following ${lang ? lang + ' ' : ''}code${where} does. Be concise.\n\n\`\`\`${lang}\n${code}\n\`\`\`` }];
 }
 
+/** The `n` highest-scoring token ids, best first. */
+function topTokens(logits: Float32Array, n: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (best.length === n && logits[i] <= logits[best[n - 1]]) continue;
+    let j = best.length < n ? best.length : n - 1;
+    best[j] = i;
+    while (j > 0 && logits[best[j - 1]] < logits[i]) {
+      best[j] = best[j - 1];
+      best[--j] = i;
+    }
+  }
+  return best;
+}
+
 function isDeviceLost(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown };
   return err?.code === 'device-lost' || (typeof err?.message === 'string' && /GPU device lost/i.test(err.message));
+}
+
+/** general.file_type as llama.cpp prints it, else the type of the first attention weight. */
+function fileType(g: GGUF): string {
+  const ft = g.metadata.get('general.file_type');
+  if (typeof ft === 'number') return FILE_TYPE_NAMES[ft] ?? `type ${ft}`;
+  const q = g.tensorByName.get(tensorName.attnQ(0));
+  return q ? typeName(q.type) : 'unknown';
 }
 
 /** Maps a load failure to the protocol: out-of-memory carries needed vs available bytes. */
@@ -173,6 +206,10 @@ class InferenceServer {
       case 'stats':
         this.send({ type: 'stats', id: req.id, stats: this.stats() });
         return;
+      case 'probe':
+        this.active.add(req.id);
+        void this.probe(req.id);
+        return;
       case 'shutdown':
         this.active.add(req.id);
         void this.shutdown(req.id);
@@ -226,7 +263,9 @@ class InferenceServer {
     this.active.delete(job.req.id);
     const t = job.timings;
     t.totalMs = performance.now() - job.received;
-    this.send({ type: 'done', id: job.req.id, reason, text: job.text, timings: { ...t } });
+    const r: DoneResponse = { type: 'done', id: job.req.id, reason, text: job.text, timings: { ...t } };
+    if (job.alternatives) r.alternatives = job.alternatives;
+    this.send(r);
   }
 
   private fail(job: Job, e: RequestError): void {
@@ -307,7 +346,7 @@ class InferenceServer {
       if (!m.fim) throw new RequestError('no-fim', `${m.report.model} has no fill-in-the-middle tokens (<|fim_prefix|> etc.): it cannot complete code at the cursor`);
       // Leave room to generate, but never more than half the context.
       const budget = nCtx - Math.min(req.maxTokens, Math.floor(nCtx / 2));
-      const p = m.fim.build({ prefix: req.prefix, suffix: req.suffix, fileName: req.fileName }, budget);
+      const p = m.fim.build({ prefix: req.prefix, suffix: req.suffix, fileName: req.fileName, context: req.context, repoName: req.repoName }, budget);
       job.timings.trimmedChars = p.trimmedChars;
       return { tokens: p.tokens, slot: m.slots.complete };
     }
@@ -337,66 +376,147 @@ class InferenceServer {
     const req = job.req;
     const t = job.timings;
     const { tokens: prompt, slot } = this.prompt(job, m);
-    const { backend, tokenizer } = m;
+    const { backend } = m;
     const plan = slot.plan(prompt, req.cache !== false);
     t.promptTokens = prompt.length;
     t.reusedTokens = plan.reuse;
     this.totals.reusedTokens += plan.reuse;
+    const alternatives = req.type === 'complete' ? req.alternatives ?? 1 : 1;
 
     const s = { ...GREEDY, ...req.sampling };
     const sampler = s.temperature > 0 ? new Sampler({ temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed }) : undefined;
-    const history = [...prompt];
-    const step = async (tokens: number[], pos: number): Promise<number> => {
+    const step = async (tokens: number[], pos: number, history: number[]): Promise<number> => {
       const next = sampler ? sampler.sample(await backend.forward(slot.seq, tokens, pos), history) : await backend.forwardSample(slot.seq, tokens, pos, GREEDY_DEVICE);
       slot.ran(pos, tokens);
       return next;
     };
     const stopped = (why: DoneReason | RequestError) => {
       if (why instanceof RequestError) throw why;
-      // Text held back for a possible stop string is part of the answer; half a UTF-8 character is not.
-      job.text += stops.flush();
       this.finish(job, why);
     };
-    const decoder = new StreamDecoder(tokenizer);
-    const stops = new StopFilter(req.stop ?? []);
 
     // Prefill in chunks, so a newer request can take over between them.
+    const chunk = req.maxTokens === 0 ? PRELOAD_CHUNK : PREFILL_CHUNK;
     const tPrefill = performance.now();
     let pos = plan.reuse;
     let rest = plan.tokens;
-    while (rest.length > PREFILL_CHUNK) {
+    while (rest.length > chunk) {
       const why = await this.boundary(job);
       if (why) return stopped(why);
-      await step(rest.slice(0, PREFILL_CHUNK), pos);
-      pos += PREFILL_CHUNK;
-      t.prefillTokens += PREFILL_CHUNK;
-      this.totals.prefillTokens += PREFILL_CHUNK;
-      rest = rest.slice(PREFILL_CHUNK);
+      await step(rest.slice(0, chunk), pos, prompt);
+      pos += chunk;
+      t.prefillTokens += chunk;
+      this.totals.prefillTokens += chunk;
+      rest = rest.slice(chunk);
     }
     const why = await this.boundary(job);
     if (why) return stopped(why);
-    let next = await step(rest, pos);
+    // Alternatives branch at the first token: the prompt's logits give each its own.
+    let firsts: number[];
+    if (alternatives > 1) {
+      const logits = await backend.forward(slot.seq, rest, pos);
+      slot.ran(pos, rest);
+      firsts = topTokens(logits, alternatives);
+    } else {
+      firsts = [await step(rest, pos, prompt)];
+    }
     pos += rest.length;
     t.prefillTokens += rest.length;
     this.totals.prefillTokens += rest.length;
     const tFirst = performance.now();
     t.prefillMs = tFirst - tPrefill;
     t.ttftMs = tFirst - job.received;
+    if (req.maxTokens === 0) return stopped('length');
 
+    const texts: string[] = [];
+    let reason: DoneReason | RequestError = 'length';
+    for (const [k, first] of firsts.entries()) {
+      const end = await this.decode(job, m, { first, pos, primary: k === 0, tFirst, step, prompt });
+      texts.push(end.text);
+      if (k === 0) reason = end.reason;
+      if (end.reason instanceof RequestError || end.reason === 'cancelled' || end.reason === 'superseded') {
+        reason = end.reason;
+        break;
+      }
+    }
+    if (alternatives > 1) job.alternatives = texts.slice(1);
+    return stopped(reason);
+  }
+
+  /**
+   * Decodes one continuation from `first` (already sampled) at `pos`. The primary one streams its
+   * tokens and is the job's text; an alternative only returns its text. Its line budget starts with it.
+   */
+  private async decode(job: Job, m: Model, o: {
+    first: number; pos: number; primary: boolean; tFirst: number; prompt: number[];
+    step: (tokens: number[], pos: number, history: number[]) => Promise<number>;
+  }): Promise<{ text: string; reason: DoneReason | RequestError }> {
+    const req = job.req;
+    const t = job.timings;
+    const { backend, tokenizer } = m;
+    const decoder = new StreamDecoder(tokenizer);
+    const stops = new StopFilter(req.stop ?? []);
+    const history = [...o.prompt];
+    const lineDeadline = o.primary ? job.lineDeadline : req.lineBudgetMs === undefined ? Infinity : performance.now() + req.lineBudgetMs;
+    let text = '';
+    let n = 0;
+    let next = o.first;
+    let pos = o.pos;
+    const end = (reason: DoneReason | RequestError) => {
+      // Text held back for a possible stop string is part of the answer; half a UTF-8 character is not.
+      const held = stops.flush();
+      text += held;
+      if (o.primary) job.text += held;
+      return { text, reason };
+    };
     for (;;) {
-      if (tokenizer.isEog(next)) return stopped('eos');
+      if (tokenizer.isEog(next)) return end('eos');
       history.push(next);
+      n++;
       t.decodeTokens++;
-      const out = stops.push(decoder.push(next));
-      job.text += out.text;
-      this.send({ type: 'token', id: req.id, token: next, text: out.text });
-      if (t.decodeTokens > 1) t.decodeTokPerS = (t.decodeTokens - 1) / ((performance.now() - tFirst) / 1000);
-      if (out.stopped) return stopped('stop');
-      if (t.decodeTokens >= req.maxTokens || pos >= backend.nCtx) return stopped('length');
+      const piece = decoder.push(next);
+      const out = stops.push(piece);
+      text += out.text;
+      if (o.primary) {
+        job.text += out.text;
+        this.send({ type: 'token', id: req.id, token: next, text: out.text });
+      }
+      if (t.decodeTokens > 1) t.decodeTokPerS = (t.decodeTokens - 1) / ((performance.now() - o.tFirst) / 1000);
+      if (out.stopped) return end('stop');
+      if (n >= req.maxTokens || pos >= backend.nCtx) return end('length');
+      if (piece.includes('\n') && performance.now() > lineDeadline) return end('time');
       const why = await this.boundary(job);
-      if (why) return stopped(why);
-      next = await step([next], pos);
+      if (why) return end(why);
+      next = await o.step([next], pos, history);
       pos++;
+    }
+  }
+
+  /** Answers the probe: a device, a buffer written, copied and mapped back, the bytes compared. */
+  private async probe(id: string): Promise<void> {
+    const t0 = performance.now();
+    let gpu: Gpu | undefined;
+    try {
+      gpu = await Gpu.create();
+      const want = new Uint32Array(64).map((_, i) => (i * 2654435761) >>> 0);
+      const b = gpu.buffer('probe', want.byteLength, 'scratch');
+      gpu.write(b, want);
+      const got = new Uint32Array(await gpu.read(b, 0, want.byteLength));
+      gpu.release(b);
+      const bad = want.findIndex((v, i) => got[i] !== v);
+      if (bad >= 0) throw new Error(`the GPU read back ${got[bad]} at word ${bad} where ${want[bad]} was written`);
+      const report: ProbeReport = {
+        node: process.version, platform: process.platform, arch: process.arch,
+        adapter: gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim(), software: gpu.info.software, ms: performance.now() - t0,
+      };
+      if (process.versions.electron) report.electron = process.versions.electron;
+      this.send({ type: 'probe', id, report });
+    } catch (e) {
+      const electron = process.versions.electron ? ` (this process runs on Electron ${process.versions.electron}'s Node, whose memory cage refuses the GPU's mapped buffers)` : '';
+      this.send({ type: 'error', id, code: 'gpu-unavailable', message: `GPU read-back failed on Node ${process.version}${electron}: ${(e as Error)?.message ?? String(e)}` });
+    } finally {
+      gpu?.destroy();
+      this.active.delete(id);
     }
   }
 
@@ -422,7 +542,7 @@ class InferenceServer {
       const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
       const { pre, suf, mid, sep } = tokenizer.fim;
       const fim = pre !== undefined && suf !== undefined && mid !== undefined
-        ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep })
+        ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep, repo: tokenizer.fim.rep })
         : undefined;
       const src = g.metadata.get('tokenizer.chat_template');
       let template: ChatTemplate | undefined;
@@ -437,8 +557,8 @@ class InferenceServer {
       const st = backend.stats();
       const c = backend.config;
       const report: LoadReport = {
-        model: req.model, name: c.name, arch: c.arch, backend: backend.name, nCtx: backend.nCtx, nSeq: backend.nSeq, nVocab: c.nVocab,
-        nLayer: c.nLayer, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
+        model: req.model, name: c.name, arch: c.arch, fileType: fileType(g), backend: backend.name, device: st.device, nCtx: backend.nCtx, nSeq: backend.nSeq,
+        nVocab: c.nVocab, nLayer: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, nHeadKv: c.nHeadKv, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
         loadMs: performance.now() - t0, fim: fim !== undefined, chat: template !== undefined,
       };
       this.model = { report, backend, tokenizer, fim, template, slots: { complete: new Slot('complete', 0), chat: new Slot('chat', 1) } };

@@ -10,7 +10,7 @@ import { vocabPath } from '../../test/support/fixtures.js';
 
 const tok = Tokenizer.fromGGUF(readGGUF(vocabPath('qwen2')));
 const enc = (s: string) => tok.encode(s, { addBos: false, parseSpecial: false });
-const ids = { pre: tok.fim.pre!, suf: tok.fim.suf!, mid: tok.fim.mid!, fileSep: tok.fim.sep! };
+const ids = { pre: tok.fim.pre!, suf: tok.fim.suf!, mid: tok.fim.mid!, fileSep: tok.fim.sep!, repo: tok.fim.rep! };
 const layout = () => new FimLayout(enc, ids);
 
 // A deterministic "source file": numbered functions of varied length.
@@ -101,6 +101,38 @@ test('suffix window: whole lines, at most a quarter of the budget; a huge cursor
   const line = tok.decode(q.tokens.slice(q.tokens.indexOf(ids.mid) + 1));
   assert.ok(long.endsWith(line) && line.length < long.length && line.length > 20, `cursor line kept: ${line.length} chars`);
   assert.ok(q.tokens.length <= 400);
+});
+
+test('context chunks: repo-level layout first, newest kept within a third of the budget, oldest dropped', () => {
+  const context = [
+    { name: 'src/util.py', text: 'def helper(x):\n    return x * 2\n' },
+    { name: 'clipboard', text: 'value = helper(21)' },
+  ];
+  const f = layout();
+  const p = f.build({ prefix: 'import util\nprint(', suffix: ')\n', fileName: 'main.py', context, repoName: 'demo' }, 1000);
+  assert.equal(tok.decode(p.tokens, { special: true }),
+    '<|repo_name|>demo\n<|file_sep|>src/util.py\ndef helper(x):\n    return x * 2\n<|file_sep|>clipboard\nvalue = helper(21)\n'
+    + '<|file_sep|>main.py\n<|fim_prefix|>import util\n<|fim_suffix|>)\n<|fim_middle|>print(');
+  assert.equal(p.contextChunks, 2);
+  assert.equal(p.tokens[0], ids.repo);
+  // Typing keeps every context token: they come first and do not depend on the cursor.
+  const q = f.build({ prefix: 'import util\nprint(h', suffix: ')\n', fileName: 'main.py', context, repoName: 'demo' }, 1000);
+  assert.ok(commonPrefix(p.tokens, q.tokens) >= p.tokens.indexOf(ids.mid) + 1);
+
+  // Over its share the oldest chunks go; what remains is the newest, in order, and within budget / 3.
+  const many = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}.py`, text: source(12).replace(/total/g, `t${i}`) }));
+  const r = f.build({ prefix: 'x = ', suffix: '', fileName: 'main.py', context: many }, 1200);
+  assert.ok(r.contextChunks > 0 && r.contextChunks < many.length, `${r.contextChunks} chunks`);
+  const text = tok.decode(r.tokens, { special: true });
+  const kept = many.slice(many.length - r.contextChunks);
+  assert.ok(text.startsWith(kept.map((c) => `<|file_sep|>${c.name}\n${c.text}`).join('')), text.slice(0, 200));
+  assert.ok(r.tokens.length <= 1200);
+  const contextTokens = r.tokens.lastIndexOf(ids.fileSep);
+  assert.ok(contextTokens <= 400, `${contextTokens} context tokens`);
+  // No file separator token: chunks cannot be told apart from the document, so none go in.
+  const plain = new FimLayout(enc, { pre: ids.pre, suf: ids.suf, mid: ids.mid }).build({ prefix: 'a', suffix: 'b', context }, 100);
+  assert.equal(plain.contextChunks, 0);
+  assert.deepEqual(plain.tokens, [ids.pre, ids.suf, ...enc('b'), ids.mid, ...enc('a')]);
 });
 
 test('slot: keeps the common prefix, re-runs the last token of a cached prompt, no reuse on request', () => {

@@ -1,6 +1,6 @@
 // Fill-in-the-middle prompt layout, chosen so that typing keeps the KV cache valid:
 //
-//   [<|file_sep|>name\n] <|fim_prefix|> P <|fim_suffix|> S <|fim_middle|> L
+//   [<|repo_name|>repo\n] [<|file_sep|>chunk name\n chunk text]... [<|file_sep|>name\n] <|fim_prefix|> P <|fim_suffix|> S <|fim_middle|> L
 //
 // L is the current line up to the cursor: the only part that changes on most keystrokes, so it comes
 // last and each keystroke re-runs a few tokens. The model reads it as the start of the middle, which
@@ -9,6 +9,8 @@
 // far off). S is whole lines after the cursor (its first line is the rest of the cursor line), which
 // do not change as the user types. Each part is tokenized on its own, so a change in one never
 // re-tokenizes another. A new line moves one line from L into P: that re-runs the line and S.
+// Context chunks (other files, copied text) come first, as repo-level FIM does: they change only when
+// the caller's list changes, so they stay cached while the user types.
 
 export interface FimTokens {
   pre: number;
@@ -16,12 +18,22 @@ export interface FimTokens {
   mid: number;
   /** Qwen2.5-Coder's <|file_sep|>: the file name goes before the prompt when present. */
   fileSep?: number;
+  /** Qwen2.5-Coder's <|repo_name|>: the repository name heads a prompt with context chunks. */
+  repo?: number;
+}
+
+export interface FimChunk {
+  name: string;
+  text: string;
 }
 
 export interface FimInput {
   prefix: string;
   suffix: string;
   fileName?: string;
+  /** Oldest first; those that do not fit their share are dropped from the front. Needs fileSep. */
+  context?: FimChunk[];
+  repoName?: string;
 }
 
 export interface FimPrompt {
@@ -32,6 +44,8 @@ export interface FimPrompt {
   prefixStart: number;
   /** Offset in the suffix where the prompt's suffix window ends. */
   suffixEnd: number;
+  /** Context chunks that made it into the prompt (the last ones of the list). */
+  contextChunks: number;
 }
 
 export type Encode = (text: string) => number[];
@@ -40,6 +54,8 @@ export type Encode = (text: string) => number[];
 const SUFFIX_SHARE = 1 / 4;
 /** Budget share the cursor line may take before its far end is cut. */
 const LINE_SHARE = 1 / 8;
+/** Budget share the context chunks may take: the document around the cursor matters more. */
+const CONTEXT_SHARE = 1 / 3;
 /** After an overflow the prefix window is refilled to this share of its budget. */
 const REFILL = 3 / 4;
 const MEMO_LINES = 50_000;
@@ -52,6 +68,7 @@ function lineStartBefore(s: string, at: number): number {
 export class FimLayout {
   private readonly lineCounts = new Map<string, number>();
   private readonly encoded = new Map<string, number[]>();
+  private readonly chunkTokens = new Map<string, number[]>();
   private anchor: { fileName: string; offset: number } | undefined;
 
   constructor(private readonly encode: Encode, private readonly t: FimTokens) {}
@@ -63,7 +80,8 @@ export class FimLayout {
     let header: number[] = [];
     if (input.fileName && this.t.fileSep !== undefined) header = [this.t.fileSep, ...this.cached(input.fileName + '\n')];
     if (header.length > budget / 4) header = [];
-    const avail = budget - header.length - 3;
+    const { tokens: context, chunks: contextChunks } = this.contextWindow(input, Math.floor(budget * CONTEXT_SHARE));
+    const avail = budget - context.length - header.length - 3;
     if (avail < 0) throw new Error(`fill-in-the-middle prompt: a budget of ${budget} tokens leaves no room for the text`);
 
     // The cursor line, cut from its far (left) end if it is huge (minified code).
@@ -82,9 +100,33 @@ export class FimLayout {
     const prefixBudget = avail - line.length - suf.length;
     const { start, tokens: pre } = this.prefixWindow(prefix, headEnd, prefixBudget, input.fileName ?? '');
 
-    const tokens = [...header, this.t.pre, ...pre, this.t.suf, ...suf, this.t.mid, ...line];
+    const tokens = [...context, ...header, this.t.pre, ...pre, this.t.suf, ...suf, this.t.mid, ...line];
     const trimmedChars = start + (lineStart - headEnd) + (suffix.length - suffixEnd);
-    return { tokens, trimmedChars, prefixStart: start, suffixEnd };
+    return { tokens, trimmedChars, prefixStart: start, suffixEnd, contextChunks };
+  }
+
+  /** The repo header and as many of the newest chunks as fit `budget`, in their given order. */
+  private contextWindow(input: FimInput, budget: number): { tokens: number[]; chunks: number } {
+    const list = input.context ?? [];
+    if (!list.length || this.t.fileSep === undefined) return { tokens: [], chunks: 0 };
+    const repo = this.t.repo !== undefined && input.repoName ? [this.t.repo, ...this.encode(input.repoName + '\n')] : [];
+    const parts: number[][] = [];
+    let used = repo.length;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i];
+      const text = `${c.name}\n${c.text.endsWith('\n') ? c.text : c.text + '\n'}`;
+      let t = this.chunkTokens.get(text);
+      if (!t) {
+        if (this.chunkTokens.size >= 256) this.chunkTokens.clear();
+        t = [this.t.fileSep, ...this.encode(text)];
+        this.chunkTokens.set(text, t);
+      }
+      if (used + t.length > budget) break;
+      used += t.length;
+      parts.unshift(t);
+    }
+    if (!parts.length) return { tokens: [], chunks: 0 };
+    return { tokens: [...repo, ...parts.flat()], chunks: parts.length };
   }
 
   private count(line: string): number {

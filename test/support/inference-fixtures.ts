@@ -30,7 +30,7 @@ export async function bundle(entry: string, name: string): Promise<string> {
   return path;
 }
 
-export const serverBundle = () => bundle('engine/server.ts', 'server');
+export const serverBundle = () => bundle('engine/process/server.ts', 'server');
 
 /** A tiny qwen2 model with the real Qwen2 vocabulary (FIM tokens included). */
 export function tinyModel(): string {

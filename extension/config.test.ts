@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULTS, enabledFor, globallyEnabled, readConfig } from './config.js';
+
+test('settings: defaults, values taken, wrong ones refused by name', () => {
+  assert.deepEqual(readConfig(() => undefined), { config: DEFAULTS, problems: [] });
+  const values: Record<string, unknown> = {
+    modelPath: ' /m/q.gguf ', contextSize: 4096, 'completion.maxTokens': 64, 'completion.maxLines': 3.5, 'completion.debounceMs': -1,
+    enable: { '*': true, markdown: false, python: 'yes' },
+  };
+  const { config, problems } = readConfig((k) => values[k]);
+  assert.equal(config.modelPath, '/m/q.gguf');
+  assert.equal(config.contextSize, 4096);
+  assert.equal(config.maxTokens, 64);
+  assert.equal(config.maxLines, DEFAULTS.maxLines);
+  assert.equal(config.debounceMs, DEFAULTS.debounceMs);
+  assert.deepEqual(config.enable, { '*': true, markdown: false });
+  assert.deepEqual(problems, [
+    'hearth.completion.maxLines must be an integer in 1..200, got 3.5; using 10',
+    'hearth.completion.debounceMs must be an integer in 0..5000, got -1; using 40',
+    'hearth.enable["python"] must be true or false, got "yes"',
+  ]);
+});
+
+test('per-language enable: its own entry, else "*"', () => {
+  const c = { ...DEFAULTS, enable: { '*': false, python: true } };
+  assert.equal(enabledFor(c, 'python'), true);
+  assert.equal(enabledFor(c, 'markdown'), false);
+  assert.equal(globallyEnabled(c), false);
+  assert.equal(enabledFor({ ...DEFAULTS, enable: {} }, 'go'), true);
+});

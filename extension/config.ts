@@ -1,0 +1,101 @@
+// Hearth's settings, read through a getter so this module needs no VS Code (tested under Node).
+// A value of the wrong type or out of range falls back to its default and is reported once, naming
+// the setting: a typo in settings.json never breaks completions silently.
+
+export interface HearthConfig {
+  modelPath: string;
+  nodePath: string;
+  contextSize: number;
+  maxTokens: number;
+  maxLines: number;
+  debounceMs: number;
+  timeBudgetMs: number;
+  /** Language id -> on/off; "*" is the default for languages not listed. */
+  enable: Record<string, boolean>;
+}
+
+export const DEFAULTS: HearthConfig = {
+  modelPath: '',
+  nodePath: '',
+  contextSize: 8192,
+  maxTokens: 128,
+  maxLines: 10,
+  debounceMs: 40,
+  timeBudgetMs: 500,
+  enable: { '*': true },
+};
+
+const RANGES = {
+  contextSize: [256, 131072],
+  maxTokens: [1, 4096],
+  maxLines: [1, 200],
+  debounceMs: [0, 5000],
+  timeBudgetMs: [0, 60000],
+} as const;
+
+/** Setting keys under "hearth." for each field. */
+export const KEYS: Record<keyof HearthConfig, string> = {
+  modelPath: 'modelPath',
+  nodePath: 'nodePath',
+  contextSize: 'contextSize',
+  maxTokens: 'completion.maxTokens',
+  maxLines: 'completion.maxLines',
+  debounceMs: 'completion.debounceMs',
+  timeBudgetMs: 'completion.timeBudgetMs',
+  enable: 'enable',
+};
+
+/** Reads every setting; `problems` names each value that was refused and why. */
+export function readConfig(get: (key: string) => unknown): { config: HearthConfig; problems: string[] } {
+  const problems: string[] = [];
+  const str = (k: 'modelPath' | 'nodePath'): string => {
+    const v = get(KEYS[k]);
+    if (v === undefined || v === null) return DEFAULTS[k];
+    if (typeof v !== 'string') {
+      problems.push(`hearth.${KEYS[k]} must be a string, got ${JSON.stringify(v)}`);
+      return DEFAULTS[k];
+    }
+    return v.trim();
+  };
+  const int = (k: keyof typeof RANGES): number => {
+    const v = get(KEYS[k]);
+    if (v === undefined || v === null) return DEFAULTS[k];
+    const [min, max] = RANGES[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      problems.push(`hearth.${KEYS[k]} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}; using ${DEFAULTS[k]}`);
+      return DEFAULTS[k];
+    }
+    return v;
+  };
+  const enable = (): Record<string, boolean> => {
+    const v = get(KEYS.enable);
+    if (v === undefined || v === null) return { ...DEFAULTS.enable };
+    if (typeof v !== 'object' || Array.isArray(v)) {
+      problems.push(`hearth.enable must be an object such as {"*": true, "markdown": false}, got ${JSON.stringify(v)}`);
+      return { ...DEFAULTS.enable };
+    }
+    const out: Record<string, boolean> = {};
+    for (const [lang, on] of Object.entries(v as Record<string, unknown>)) {
+      if (typeof on === 'boolean') out[lang] = on;
+      else problems.push(`hearth.enable["${lang}"] must be true or false, got ${JSON.stringify(on)}`);
+    }
+    return out;
+  };
+  return {
+    config: {
+      modelPath: str('modelPath'), nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
+      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), enable: enable(),
+    },
+    problems,
+  };
+}
+
+/** Whether Hearth is on at all ("*" false turns it off wherever a language does not say otherwise). */
+export function globallyEnabled(c: HearthConfig): boolean {
+  return c.enable['*'] !== false;
+}
+
+/** Whether completions run for `languageId`: its own entry, else "*", else on. */
+export function enabledFor(c: HearthConfig, languageId: string): boolean {
+  return c.enable[languageId] ?? c.enable['*'] ?? true;
+}

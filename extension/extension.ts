@@ -1,0 +1,146 @@
+// Activation: builds the engine host, the completer and its provider, the context sources, the
+// status bar and the commands, and hands every one of them to VS Code to dispose. Settings apply
+// as they change; the status bar, the log and the test hook log follow the engine and the editor.
+import * as vscode from 'vscode';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, join } from 'node:path';
+import { enabledFor, globallyEnabled, readConfig, type HearthConfig } from './config.js';
+import { EngineHost, humanBytes, type Problem } from './engine-host.js';
+import { Completer } from './completion/completer.js';
+import { ContextRing } from './completion/context.js';
+import { HearthProvider } from './completion/provider.js';
+import { ContextSources } from './completion/sources.js';
+import { registerCommands, pickModelFile } from './commands.js';
+import { StatusBar } from './status.js';
+import { percent } from './state.js';
+import { TestLog } from './test-hooks.js';
+
+let host: EngineHost | undefined;
+
+const SELECTOR: vscode.DocumentFilter[] = [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: 'vscode-notebook-cell' }, { scheme: 'vscode-remote' }];
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Hearth', { log: true });
+  const tests = new TestLog();
+  const warned = new Set<string>();
+  const read = (): HearthConfig => {
+    const { config, problems } = readConfig((k) => vscode.workspace.getConfiguration('hearth').get(k));
+    for (const p of problems) {
+      if (warned.has(p)) continue;
+      warned.add(p);
+      log.warn(p);
+      void vscode.window.showWarningMessage(`Hearth: ${p}`);
+    }
+    return config;
+  };
+  let config = read();
+
+  const engine = new EngineHost({ serverPath: join(context.extensionPath, 'dist', 'server.js'), bundledDir: join(context.extensionPath, 'dist', 'node') });
+  host = engine;
+  const ring = new ContextRing();
+  const completer = new Completer(() => config, () => engine.ready, ring);
+  const provider = new HearthProvider(completer, () => config, () => engine.ready !== undefined, (m) => log.info(m));
+
+  let generating = false;
+  let last: { latencyMs: number; tokPerS: number } | undefined;
+  const status = new StatusBar((v) => tests.write({ t: 'state', state: v.state }));
+  const refresh = () => {
+    const lang = vscode.window.activeTextEditor?.document.languageId;
+    const r = engine.report;
+    status.update({
+      engine: engine.state, enabled: globallyEnabled(config), language: lang, languageEnabled: lang ? enabledFor(config, lang) : false, generating,
+      model: r && { name: r.name, fileType: r.fileType, file: r.model, device: r.device }, last,
+    });
+  };
+
+  // One notification per load, with the bytes read so far.
+  let loading: { report: (p: { increment: number; message: string }) => void; done: () => void; pct: number } | undefined;
+  engine.on('state', (s) => {
+    refresh();
+    if (s.kind === 'loading') {
+      if (!loading) {
+        const slot: { report: (p: { increment: number; message: string }) => void; done: () => void; pct: number } = { report: () => undefined, done: () => undefined, pct: 0 };
+        loading = slot;
+        void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Hearth: loading ${basename(config.modelPath)}` }, (p) => new Promise<void>((resolve) => {
+          slot.report = (x) => p.report(x);
+          slot.done = resolve;
+          if (loading !== slot) resolve();
+        }));
+      }
+      const pct = percent(s.loadedBytes, s.totalBytes);
+      loading.report({ increment: pct - loading.pct, message: `${humanBytes(s.loadedBytes)} of ${humanBytes(s.totalBytes)}` });
+      loading.pct = pct;
+    } else if (loading) {
+      loading.done();
+      loading = undefined;
+    }
+  });
+  engine.on('log', (level, m) => log[level](m));
+  engine.on('pid', (pid) => tests.write({ t: 'serverPid', pid }));
+  engine.on('problem', (p) => tell(p, log));
+  completer.on('generating', (on) => {
+    generating = on;
+    refresh();
+  });
+  completer.on('request', (r) => {
+    tests.write({ t: 'request', id: r.id, prefixTokens: r.promptTokens, prefillTokens: r.prefillTokens, reusedTokens: r.reusedTokens, ms: r.ms, reason: r.reason });
+    log.debug(`${r.background ? 'look-ahead' : 'completion'} ${r.id}: ${r.promptTokens} prompt tokens, ${r.prefillTokens} prefilled, ${r.reusedTokens} cached, ${r.ms.toFixed(0)} ms, ${r.reason}`);
+    if (!r.background && r.tokPerS > 0) last = { latencyMs: last?.latencyMs ?? r.ms, tokPerS: r.tokPerS };
+  });
+  completer.on('shown', (s) => {
+    tests.write({ t: 'shown', text: s.text, latencyMs: s.latencyMs, cached: s.cached });
+    if (!s.cached) {
+      last = { latencyMs: s.latencyMs, tokPerS: last?.tokPerS ?? 0 };
+      refresh();
+    }
+  });
+  completer.on('log', (m) => log.info(m));
+
+  const settings = () => ({ modelPath: expandPath(config.modelPath), nodePath: expandPath(config.nodePath), contextSize: config.contextSize });
+  context.subscriptions.push(
+    log,
+    status,
+    // Registered as an object with the one stable method: VS Code refuses providers with proposed members.
+    vscode.languages.registerInlineCompletionItemProvider(SELECTOR, { provideInlineCompletionItems: (d, p, c, t) => provider.provideInlineCompletionItems(d, p, c, t) }),
+    new ContextSources(ring, completer, provider, () => engine.ready !== undefined && globallyEnabled(config)),
+    ...registerCommands({ provider, config: () => config, log }),
+    vscode.window.onDidChangeActiveTextEditor(refresh),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('hearth')) return;
+      config = read();
+      completer.cache.clear();
+      refresh();
+      void engine.configure(settings());
+    }),
+    { dispose: () => void engine.dispose() },
+  );
+  refresh();
+  void engine.configure(settings());
+}
+
+/** `~/x` from the home folder, a relative path from the first workspace folder. */
+function expandPath(p: string): string {
+  if (!p) return p;
+  if (p === '~' || p.startsWith('~/') || p.startsWith('~\\')) return join(homedir(), p.slice(1));
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  return isAbsolute(p) || !folder ? p : join(folder.uri.fsPath, p);
+}
+
+/** One notification for a problem, with what the user can do about it. */
+function tell(p: Problem, log: vscode.LogOutputChannel): void {
+  const pick = 'Pick Model File…';
+  const settings = 'Open Settings';
+  const show = 'Show Log';
+  const actions = p.kind === 'no-model' ? [pick, settings] : p.kind === 'model' ? [pick, show] : p.kind === 'runtime' ? [settings, show] : [show];
+  const say = p.kind === 'no-model' ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+  void say(`Hearth: ${p.message}`, ...actions).then((a) => {
+    if (a === pick) void pickModelFile();
+    else if (a === settings) void vscode.commands.executeCommand('workbench.action.openSettings', 'hearth');
+    else if (a === show) log.show(true);
+  });
+}
+
+export async function deactivate(): Promise<void> {
+  await host?.dispose();
+  host = undefined;
+}
