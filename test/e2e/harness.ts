@@ -151,6 +151,9 @@ export class Editor {
     return {
       ...env, HOME: this.home, XDG_CONFIG_HOME: join(this.home, '.config'), XDG_DATA_HOME: join(this.home, '.local/share'),
       XDG_CACHE_HOME: join(this.home, '.cache'), XDG_RUNTIME_DIR: xdg,
+      // Compiled shaders outlive the run, as on a user's machine: only the first run pays lavapipe's
+      // compile of every kernel (a minute or more on a busy machine).
+      MESA_SHADER_CACHE_DIR: process.env.MESA_SHADER_CACHE_DIR ?? join(e2eCache, 'mesa-shader-cache'),
       // No extension gallery: nothing is looked up or updated online.
       EXTENSIONS_GALLERY: '{}',
       HEARTH_TEST_HOOKS: '1', HEARTH_TEST_LOG: this.testLog, ...this.opts.env,

@@ -7,11 +7,11 @@
 //   key_latency_ms     p50/p95 over every keystroke answered before the next one (type-through hits count);
 //   shown_latency_ms   the extension's own request-to-shown times (HEARTH_TEST_LOG `shown` events);
 //   prefill_tokens     tokens run per completion request that reached the model (HEARTH_TEST_LOG `request` events).
-// Options: --model FILE, --file SOURCE (typed instead of the built-in script), --delay MS (between keys, default 90),
-// --pause MS (longest wait for a suggestion after a word, default 10000), --max-tokens N
-// (hearth.completion.maxTokens; default the extension's). Random weights seldom end a line, so with the
-// fixture a suggestion runs to the token cap: --max-tokens bounds it to what a real model's line
-// typically costs.
+// Options: --model FILE, --file SOURCE (typed instead of the built-in script), --delay MS (between keys,
+// default 90), --pause MS (longest wait for a suggestion after a word, default 20000), --max-tokens N
+// (hearth.completion.maxTokens, default 16: random weights seldom end a line, so the fixture's
+// suggestions would run to the extension's 128-token cap, which a real model's line end and time
+// budget cut short).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,14 +57,14 @@ function stats(xs: number[]): { n: number; p50: number | null; p95: number | nul
 const model = resolve(arg('model') ?? fixtureModel({ ...QWEN25_CODER_0_5B, type: GGMLType.Q4_0 }, resolve('.cache/bench')));
 const script = arg('file') ? readFileSync(arg('file')!, 'utf8') : SCRIPT;
 const delayMs = Number(arg('delay') ?? 90);
-const pauseMs = Number(arg('pause') ?? 10000);
-const maxTokens = arg('max-tokens') === undefined ? {} : { 'hearth.completion.maxTokens': Number(arg('max-tokens')) };
+const pauseMs = Number(arg('pause') ?? 20000);
+const maxTokens = Number(arg('max-tokens') ?? 16);
 const vsix = resolve('.artifacts/hearth-linux-x64.vsix');
 
 const editor = await Editor.start({
   name: 'latency', vsix: [vsix], files: { 'series.py': CONTEXT },
   // The document ends up exactly the script: nothing is auto-indented or auto-closed.
-  settings: { 'hearth.modelPath': model, ...maxTokens, 'editor.autoIndent': 'none', 'editor.autoClosingBrackets': 'never', 'editor.autoClosingQuotes': 'never', 'editor.autoSurround': 'never' },
+  settings: { 'hearth.modelPath': model, 'hearth.completion.maxTokens': maxTokens, 'editor.autoIndent': 'none', 'editor.autoClosingBrackets': 'never', 'editor.autoClosingQuotes': 'never', 'editor.autoSurround': 'never' },
 });
 try {
   await editor.openFile('series.py');
@@ -93,7 +93,7 @@ try {
   const prefill = ran.map((e) => Number(e.prefillTokens ?? Number(e.prefixTokens) - Number(e.reusedTokens)));
   const pauses = pauseKeys.map((i) => keys[i]);
   console.log(JSON.stringify({
-    model, keystrokes: keys.length, words: words.length, delay_ms: delayMs, pause_ms: pauseMs, max_tokens: maxTokens['hearth.completion.maxTokens'] ?? 'default',
+    model, keystrokes: keys.length, words: words.length, delay_ms: delayMs, pause_ms: pauseMs, max_tokens: maxTokens,
     pause_latency_ms: stats(pauses.filter((k) => k.ghostMs !== null).map((k) => k.ghostMs!)),
     pauses_without_ghost: pauses.filter((k) => k.ghostMs === null).length,
     key_latency_ms: stats(keys.filter((k, i) => k.ghostMs !== null && (i + 1 >= keys.length || k.at + k.ghostMs < keys[i + 1].at)).map((k) => k.ghostMs!)),
