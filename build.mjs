@@ -26,7 +26,7 @@ const tests = noTests ? [] : only.length ? only : ['engine', 'kernels', 'test', 
 const entries = {};
 for (const t of tests) entries['test/' + t.replace(/\.test\.ts$/, '').replace(/[\\/]/g, '_') + '.test'] = t;
 if (!only.length) {
-  const apps = [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ...(noTests ? [] : [['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts']])];
+  const apps = [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ...(noTests ? [] : [['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts'], ['bench-editor', 'test/e2e/latency.ts']])];
   for (const [out, src] of apps) if (existsSync(src)) entries[out] = src;
 }
 await build({ ...common, entryPoints: entries, outdir: 'dist', outExtension: { '.js': '.js' }, splitting: false });
