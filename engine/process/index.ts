@@ -17,7 +17,7 @@ export { HubError } from '../models/hub-error.js';
 export type { HubErrorCode, HubErrorDetail } from '../models/hub-error.js';
 export { hubCacheDir } from '../models/hub-cache.js';
 export { discoverModels, modelRoots } from '../models/discovery.js';
-export type { Discovery, DiscoveryOptions, FoundModel, ModelRoot, ModelSource, SkippedFile } from '../models/discovery.js';
+export type { Described, Discovery, DiscoveryMemo, DiscoveryOptions, FoundModel, ModelRoot, ModelSource, SkippedFile } from '../models/discovery.js';
 export { CATALOG, catalogFiles, defaultEntry } from '../models/catalog.js';
 export type { CatalogEntry, CatalogFile, CatalogQuant, CatalogRole, CatalogSize } from '../models/catalog.js';
 export { checkFit, estimateFit, DEFAULT_MAX_BINDING } from '../models/fit.js';
