@@ -122,6 +122,7 @@ test('every layout is found and described; broken files are skipped with the rea
   assert.equal(hub.path, join(repoDir, 'snapshots', c1, 'qwen2.5-coder-0.5b-q8_0.gguf'));
   assert.deepEqual([hub.name, hub.architecture, hub.quant, hub.fim, hub.chatTemplate, hub.contextLength, hub.loadable], ['Qwen2.5 Coder 0.5B', 'qwen2', 'Q8_0', true, false, 32768, true]);
   assert.equal(hub.sizeBytes, statSync(blobPath).size);
+  assert.deepEqual(hub.shape, { nVocab: 7, nEmbd: 32, nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 16, nFf: 64, nCtxTrain: 32768 });
 
   const lc = by('ggml-org_Qwen2.5-Coder-1.5B-Q8_0-GGUF_qwen2.5-coder-1.5b-q8_0.gguf');
   assert.deepEqual([lc.source, lc.name, lc.quant], ['llama.cpp', 'llama-cache', 'F32']);

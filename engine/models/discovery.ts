@@ -11,6 +11,7 @@ import { join, relative, sep } from 'node:path';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { GGUFError, readGGUF, type GGUF } from '../gguf/gguf.js';
 import { loadConfig, validateTensors } from '../model/model.js';
+import type { PlanShape } from '../model/memory-plan.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { HubCache, hubCacheDir, pathsFor, type PlatformEnv } from './hub-cache.js';
 
@@ -40,6 +41,8 @@ export interface FoundModel {
   contextLength?: number;
   /** Hearth can run it: supported architecture, tensors and tokenizer. */
   loadable: boolean;
+  /** The dimensions the memory estimate needs (estimateFit), when loadable. */
+  shape?: PlanShape & { nCtxTrain: number };
   /** Why not, when not loadable. */
   problem?: string;
 }
@@ -135,8 +138,10 @@ function describe(path: string, source: ModelSource, label: string, sizeBytes: n
   try {
     const tok = Tokenizer.fromGGUF(g);
     found.fim = tok.fim.pre !== undefined && tok.fim.suf !== undefined && tok.fim.mid !== undefined;
-    validateTensors(g, loadConfig(g));
+    const c = loadConfig(g);
+    validateTensors(g, c);
     found.loadable = true;
+    found.shape = { nVocab: c.nVocab, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, nFf: c.nFf, nCtxTrain: c.nCtxTrain };
   } catch (e) {
     found.problem = reasonOf(e, path);
   }
