@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InferenceClient, ServerError, type ClientOptions, type LoadReport, type ProbeReport } from '../engine/process/index.js';
+import { humanBytes } from './format.js';
 import { INSTALL_HINT, resolveRuntime, type Runtime } from './runtime.js';
 import type { EngineState } from './state.js';
 
@@ -47,12 +48,6 @@ export interface EngineHostEvents {
   problem: [problem: Problem];
   loaded: [report: LoadReport];
   pid: [pid: number];
-}
-
-export function humanBytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  return `${(n / 1024).toFixed(1)} KiB`;
 }
 
 /** What llama.cpp prints after loading, from the server's report. */

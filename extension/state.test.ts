@@ -13,6 +13,7 @@ test('every state has the label end-to-end tests read and a text that names Hear
     [{ engine: { kind: 'starting' } }, 'loading 0%', '$(sync~spin) Hearth 0%'],
     [{ engine: { kind: 'restarting' } }, 'restarting', '$(sync~spin) Hearth restarting'],
     [{ engine: { kind: 'no-model' } }, 'no model', '$(warning) Hearth'],
+    [{ engine: { kind: 'unloaded', minutes: 30 } }, 'unloaded', '$(debug-pause) Hearth'],
     [{ engine: { kind: 'error', message: 'model file not found: /x.gguf\nmore detail' } }, 'error: model file not found: /x.gguf', '$(error) Hearth'],
     [{ enabled: false, languageEnabled: false }, 'disabled', '$(circle-slash) Hearth'],
     [{ languageEnabled: false }, 'disabled for python', '$(circle-slash) Hearth'],
@@ -34,4 +35,5 @@ test('the tooltip has the model, its quant, the last latency and speed', () => {
   assert.match(v.tooltip, /Qwen2\.5 Coder 1\.5B \(Q4_0\)/);
   assert.match(v.tooltip, /123 ms, 45\.7 tok\/s/);
   assert.equal(shortMessage('x'.repeat(100)).length, 80);
+  assert.match(view({ engine: { kind: 'unloaded', minutes: 30 } }).tooltip, /unloaded after 30 minutes without use \(hearth\.idleUnloadMinutes\).*the next keystroke loads it again/);
 });
