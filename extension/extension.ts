@@ -108,7 +108,10 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   const chatView = new ChatView(context.extensionUri, chat, (m) => log.warn(m));
 
-  const settings = () => ({ modelPath: expandPath(config.modelPath), nodePath: expandPath(config.nodePath), contextSize: config.contextSize });
+  const settings = () => ({
+    modelPath: expandPath(config.modelPath), chatModelPath: expandPath(config.chatModelPath), nodePath: expandPath(config.nodePath),
+    contextSize: config.contextSize, idleUnloadMinutes: config.idleUnloadMinutes,
+  });
   context.subscriptions.push(
     log,
     status,
