@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { CATALOG, catalogFiles, discoverModels, pullFile, type CatalogFile, type FoundModel } from '../../engine/process/index.js';
 import { FakeHub } from '../../test/support/fake-hub.js';
 import { writeTinyModel } from '../../test/support/tiny-gguf.js';
-import { pickerItems, pickerPlaceholder, type PickerInput } from './picker-items.js';
+import { HubError } from '../../engine/process/index.js';
+import { pickerItems, pickerPlaceholder, pickerTitle, type PickerInput } from './picker-items.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-picker-'));
 const cache = join(dir, 'hub'), folder = join(dir, 'models');
@@ -89,8 +90,24 @@ test('a software adapter: said in the placeholder, the memory checked against fr
   const q4 = items.find((x) => x.label.includes('0.5B (Q4_K_M)'))!;
   assert.match(q4.detail!, /fits in 8\.00 GiB of free system memory \(no GPU: it runs on the CPU\)$/);
   assert.ok(!items.some((x) => x.label.startsWith('$(star-full)')), 'the recommended 0.5B Q8_0 is already on disk, so no download is starred');
-  assert.match(pickerPlaceholder('completion', { software: true, adapter: 'llvmpipe' }, 8192), /no GPU: llvmpipe is a software adapter, so models run on the CPU/);
-  assert.match(pickerPlaceholder('chat', { software: false, adapter: 'Apple M2' }, 4096), /^Pick the chat model · memory shown for 4096 tokens of context \(hearth\.contextSize\) · GPU: Apple M2$/);
+  assert.equal(pickerTitle('completion', { software: true, adapter: 'llvmpipe' }), 'Hearth: Completion Model — no GPU (llvmpipe is a software adapter): models run on the CPU, small ones recommended');
+  assert.equal(pickerTitle('chat', { software: false, adapter: 'Apple M2' }), 'Hearth: Chat Model — GPU: Apple M2');
+  assert.equal(pickerPlaceholder('chat', 4096), 'Pick the model that chats · memory needed at 4096 tokens of context (hearth.contextSize)');
   const waiting = pickerItems(input({ catalog: undefined }));
   assert.ok(waiting.some((x) => /Asking the Hub for the download sizes/.test(x.label)));
+});
+
+test('the Hub unreachable is said once; the file set now is listed even where discovery does not look', () => {
+  const err = new HubError('network', 'https://huggingface.co/api/models/x: ENOTFOUND huggingface.co');
+  const offline = CATALOG.filter((e) => e.role === 'completion').map((e) => ({ ...e, error: err }));
+  const items = pickerItems(input({ catalog: offline, found: [], current: '/elsewhere/mine.gguf' }));
+  assert.deepEqual(items.slice(0, 4).map((x) => x.label), [
+    'On this computer', '$(check) mine.gguf', 'Download from Hugging Face', '$(cloud) The Hugging Face Hub cannot be reached: sizes are unknown and downloads will fail until it can',
+  ]);
+  assert.deepEqual(items[1].action, { kind: 'file', path: '/elsewhere/mine.gguf' });
+  assert.equal(items[3].detail, err.message);
+  const downloads = items.filter((x) => x.action?.kind === 'download');
+  assert.equal(downloads.length, 8);
+  assert.ok(downloads.every((x) => x.description === 'size unknown' && !x.detail!.includes('ENOTFOUND')), JSON.stringify(downloads[0]));
+  assert.equal(pickerItems(input({ catalog: offline, found: [] }))[1].label, '$(info) No usable GGUF models found');
 });

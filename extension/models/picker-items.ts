@@ -76,7 +76,12 @@ export function pickerItems(i: PickerInput): PickerItem[] {
       action: { kind: 'file', path: m.path },
     });
   }
-  if (!usable.length) items.push({ label: '$(info) No usable GGUF models found', description: 'the Hugging Face, llama.cpp, LM Studio and Ollama folders, and hearth.modelDirs' });
+  // The file set now, even where discovery does not look.
+  if (i.current && !usable.some((m) => m.path === i.current)) {
+    items.push({ label: `$(check) ${basename(i.current)}`, description: `now in hearth.${i.role === 'chat' ? 'chatModelPath' : 'modelPath'}`, detail: i.current, action: { kind: 'file', path: i.current } });
+  } else if (!usable.length) {
+    items.push({ label: '$(info) No usable GGUF models found', description: 'the Hugging Face, llama.cpp, LM Studio and Ollama folders, and hearth.modelDirs' });
+  }
 
   items.push({ label: 'Download from Hugging Face', separator: true });
   if (!catalog) {
@@ -84,6 +89,9 @@ export function pickerItems(i: PickerInput): PickerItem[] {
   } else {
     const recommended = defaultEntry(i.role === 'chat' ? 'chat' : 'completion', i.device?.software ?? false);
     const onDisk = new Set(usable.map((m) => inCatalog(m)?.id).filter(Boolean));
+    // The Hub unreachable: said once, not on every entry.
+    const unreachable = catalog.length > 0 && catalog.every((e) => e.error && ['network', 'proxy', 'offline'].includes(e.error.code)) ? catalog[0].error : undefined;
+    if (unreachable) items.push({ label: '$(cloud) The Hugging Face Hub cannot be reached: sizes are unknown and downloads will fail until it can', detail: unreachable.message });
     for (const e of catalog) {
       if (onDisk.has(e.id)) continue;
       const star = e.id === recommended.id ? '$(star-full) ' : '';
@@ -93,7 +101,7 @@ export function pickerItems(i: PickerInput): PickerItem[] {
         detail = fitSummary(estimateFit(e.file, e.sizeBytes, e.shape, fitOpts));
       } else {
         description = 'size unknown';
-        detail = `the Hub did not say: ${e.error?.message ?? 'no answer'}`;
+        detail = unreachable ? `${e.size} parameters, ${e.quant}` : `the Hub did not say: ${e.error?.message ?? 'no answer'}`;
       }
       if (star) detail = `recommended for this computer — ${detail}`;
       items.push({ label: `${star}${e.label}`, description, detail: `${e.repo} — ${detail}`, action: { kind: 'download', entry: e } });
@@ -104,9 +112,13 @@ export function pickerItems(i: PickerInput): PickerItem[] {
   return items;
 }
 
-/** The picker's placeholder: which adapter runs the model, plainly when it is a software one. */
-export function pickerPlaceholder(role: PickerRole, device: PickerInput['device'], nCtx: number): string {
-  const what = role === 'chat' ? 'the chat model' : 'the model that completes code';
-  const where = !device ? 'GPU not probed yet' : device.software ? `no GPU: ${device.adapter} is a software adapter, so models run on the CPU (slow; small models recommended)` : `GPU: ${device.adapter}`;
-  return `Pick ${what} · memory shown for ${nCtx} tokens of context (hearth.contextSize) · ${where}`;
+/** The picker's title: what it picks, and the adapter that runs it, plainly when it is a software one. */
+export function pickerTitle(role: PickerRole, device: PickerInput['device']): string {
+  const what = role === 'chat' ? 'Hearth: Chat Model' : 'Hearth: Completion Model';
+  const where = !device ? 'GPU not probed yet' : device.software ? `no GPU (${device.adapter} is a software adapter): models run on the CPU, small ones recommended` : `GPU: ${device.adapter}`;
+  return `${what} — ${where}`;
+}
+
+export function pickerPlaceholder(role: PickerRole, nCtx: number): string {
+  return `Pick ${role === 'chat' ? 'the model that chats' : 'the model that completes code'} · memory needed at ${nCtx} tokens of context (hearth.contextSize)`;
 }

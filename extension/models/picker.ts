@@ -8,7 +8,7 @@ import type { HearthConfig } from '../config.js';
 import type { EngineHost } from '../engine-host.js';
 import { downloadModel, proxySettings } from './download.js';
 import { HeaderMemo } from './header-memo.js';
-import { pickerItems, pickerPlaceholder, usableFor, type PickAction, type PickerRole } from './picker-items.js';
+import { pickerItems, pickerPlaceholder, pickerTitle, usableFor, type PickAction, type PickerRole } from './picker-items.js';
 
 export interface PickerDeps {
   config: () => HearthConfig;
@@ -59,8 +59,8 @@ export async function pickModel(role: PickerRole, d: PickerDeps): Promise<void> 
   const probe = d.engine.probe;
   const device = probe && { software: probe.software, adapter: probe.adapter };
   const qp = vscode.window.createQuickPick<Item>();
-  qp.title = role === 'chat' ? 'Hearth: Chat Model' : 'Hearth: Completion Model';
-  qp.placeholder = pickerPlaceholder(role, device, cfg.contextSize);
+  qp.title = pickerTitle(role, device);
+  qp.placeholder = pickerPlaceholder(role, cfg.contextSize);
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
   let found: FoundModel[] = [];
