@@ -8,6 +8,7 @@
 // the integration test drives it under plain Node against the real server.
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { basename } from 'node:path';
 import { InferenceClient, ServerError, checkFit, type ClientOptions, type FitReport, type LoadReport, type ModelRole, type ProbeReport } from '../engine/process/index.js';
 import { humanBytes } from './format.js';
@@ -266,13 +267,15 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
 
   /**
    * Why `path` cannot load at this context (the header read for the memory plan), or undefined when
-   * it fits or nothing bounds it: a GPU's memory size is unknown to WebGPU, so only a software
-   * adapter (system memory) or maxDeviceBytes gives a budget. `usedBytes`: what the other model holds.
+   * it fits or nothing bounds it: a GPU's memory size is unknown to WebGPU, so only maxDeviceBytes or
+   * a software adapter (free system memory, plus what the model it replaces frees) gives a budget.
+   * `otherBytes`: what the other role's model holds.
    */
-  private tooBig(path: string, nCtx: number, role: ModelRole, setting: string, usedBytes: number): string | undefined {
+  private tooBig(path: string, nCtx: number, role: ModelRole, setting: string, otherBytes: number): string | undefined {
     const software = this.probeReport?.software === true;
-    const budget = this.o.maxDeviceBytes === undefined ? undefined : Math.max(0, this.o.maxDeviceBytes - usedBytes);
-    if (!software && budget === undefined) return undefined;
+    const replaced = role === 'chat' ? (this.chatKey && this.chatReport) : (this.loadedKey && this.report);
+    const budget = this.o.maxDeviceBytes !== undefined ? this.budget(otherBytes) : software ? freemem() + (replaced ? usedBytes(replaced) : 0) : undefined;
+    if (budget === undefined) return undefined;
     let r: FitReport;
     try {
       r = checkFit(path, { nCtx, nSeq: role === 'chat' ? 1 : 2, budgetBytes: budget, device: { software } });

@@ -54,10 +54,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = new StatusBar((v) => tests.write({ t: 'state', state: v.state }));
   const refresh = () => {
     const lang = vscode.window.activeTextEditor?.document.languageId;
-    const r = engine.report;
+    const r = engine.report, c = engine.chatState.kind === 'ready' ? engine.chatReport : undefined;
     status.update({
       engine: engine.state, enabled: globallyEnabled(config), language: lang, languageEnabled: lang ? enabledFor(config, lang) : false, generating,
-      model: r && { name: r.name, fileType: r.fileType, file: r.model, device: r.device }, last,
+      model: r && { name: r.name, fileType: r.fileType, file: r.model, device: r.device }, chatModel: c && { name: c.name, fileType: c.fileType }, last,
     });
   };
 
@@ -67,7 +67,10 @@ export function activate(context: vscode.ExtensionContext): void {
     refresh();
     completionLoad.update(s.kind === 'loading' ? s : undefined);
   });
-  engine.on('chatState', (s) => chatLoad.update(s.kind === 'loading' ? s : undefined));
+  engine.on('chatState', (s) => {
+    refresh();
+    chatLoad.update(s.kind === 'loading' ? s : undefined);
+  });
   engine.on('log', (level, m) => log[level](m));
   engine.on('pid', (pid) => tests.write({ t: 'serverPid', pid }));
   engine.on('problem', (p) => tell(p, log, picker));

@@ -34,6 +34,7 @@ test('the tooltip has the model, its quant, the last latency and speed', () => {
   const v = view({ model: { name: 'Qwen2.5 Coder 1.5B', fileType: 'Q4_0', file: '/m/q.gguf', device: 'llvmpipe' }, last: { latencyMs: 123.4, tokPerS: 45.67 } });
   assert.match(v.tooltip, /Qwen2\.5 Coder 1\.5B \(Q4_0\)/);
   assert.match(v.tooltip, /123 ms, 45\.7 tok\/s/);
+  assert.match(view({ chatModel: { name: 'Qwen2.5 Coder 1.5B Instruct', fileType: 'Q8_0' } }).tooltip, /\nChat model: Qwen2\.5 Coder 1\.5B Instruct \(Q8_0\)\n/);
   assert.equal(shortMessage('x'.repeat(100)).length, 80);
   assert.match(view({ engine: { kind: 'unloaded', minutes: 30 } }).tooltip, /unloaded after 30 minutes without use \(hearth\.idleUnloadMinutes\).*the next keystroke loads it again/);
 });
