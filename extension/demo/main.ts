@@ -4,10 +4,10 @@
 // bar; the tiny demonstration model when nothing can be downloaded). It prints the URL to open and
 // runs until Ctrl-C. code-server 4.139.1 and Node 24 (the only Node its postinstall accepts) are
 // installed once from npm into .cache/e2e, where the end-to-end tests' setup puts them too (same
-// versions, same stamp), so either finds the other's install. Run by extension/demo.mjs, which
-// builds the VSIX first when the sources are newer.
+// versions, same stamp), so either finds the other's install. The VSIX is built first (npm run
+// package) when the sources are newer than it. Run by extension/demo.mjs.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InferenceClient, defaultEntry, pullFile } from '../../engine/process/index.js';
 import { DownloadReporter, proxySettings } from '../models/download.js';
@@ -128,10 +128,31 @@ function readJson(path: string): Record<string, unknown> {
   }
 }
 
+/** The newest modification time of the files under `paths` (relative to the repository). */
+function newest(paths: string[]): number {
+  let t = 0;
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+    else t = Math.max(t, st.mtimeMs);
+  };
+  for (const p of paths) if (existsSync(join(root, p))) walk(join(root, p));
+  return t;
+}
+
+/** The platform VSIX, built (npm run package) when missing or older than what it is built from. */
+function vsixFile(): string {
+  const vsix = join(root, '.artifacts', `hearth-${process.platform}-${process.arch}.vsix`);
+  if (existsSync(vsix) && statSync(vsix).mtimeMs >= newest(['engine', 'extension', 'kernels', 'media', 'package.json', 'build.mjs'])) return vsix;
+  say('building the VSIX (npm run package)');
+  const r = spawnSync(process.execPath, [join(root, 'extension', 'package.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0 || !existsSync(vsix)) throw new DemoError(`npm run package failed (${r.status ?? r.signal})`);
+  return vsix;
+}
+
 async function main(args: DemoArgs): Promise<void> {
   if (!existsSync(join(root, 'package.json')) || !existsSync(join(root, 'extension', 'demo', 'plan.ts'))) throw new DemoError('run it from the repository root: npm run demo');
-  const vsix = join(root, '.artifacts', `hearth-${process.platform}-${process.arch}.vsix`);
-  if (!existsSync(vsix)) throw new DemoError(`${vsix} is missing: npm run package builds it (npm run demo does, first)`);
+  const vsix = vsixFile();
   // Dawn (WebGPU) needs a private runtime directory; a terminal session usually has one.
   if (!process.env.XDG_RUNTIME_DIR && process.platform === 'linux') {
     const xdg = join(demo, 'xdg');
