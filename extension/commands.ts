@@ -2,31 +2,18 @@
 // they write. Partial accepts use our own knowledge of the suggestion on screen; when it is not ours
 // (another provider's), they hand over to VS Code's built-in partial accepts.
 import * as vscode from 'vscode';
+import { basename } from 'node:path';
 import { enabledFor, globallyEnabled, type HearthConfig } from './config.js';
 import type { HearthProvider } from './completion/provider.js';
 import { nextLine, nextWord } from './completion/words.js';
+import { pickModelFile, writeSetting } from './models/picker.js';
+import type { PickerRole } from './models/picker-items.js';
 
 export interface CommandDeps {
   provider: HearthProvider;
   config: () => HearthConfig;
   log: vscode.LogOutputChannel;
-}
-
-/** Writes a setting where it is currently set (workspace over user), so the change takes effect. */
-async function writeSetting(key: string, value: unknown): Promise<void> {
-  const c = vscode.workspace.getConfiguration('hearth');
-  const i = c.inspect(key);
-  const target = i?.workspaceFolderValue !== undefined ? vscode.ConfigurationTarget.WorkspaceFolder
-    : i?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  await c.update(key, value, target);
-}
-
-export async function pickModelFile(): Promise<void> {
-  const picked = await vscode.window.showOpenDialog({
-    title: 'Hearth: pick a GGUF model file', canSelectMany: false, canSelectFiles: true, canSelectFolders: false,
-    filters: { 'GGUF models': ['gguf'], 'All files': ['*'] },
-  });
-  if (picked?.[0]) await writeSetting('modelPath', picked[0].fsPath);
+  pickModel: (role: PickerRole) => Promise<void>;
 }
 
 export function registerCommands(d: CommandDeps): vscode.Disposable[] {
@@ -65,7 +52,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     ];
     if (lang) items.push({ label: enabledFor(c, lang) ? `$(circle-slash) Disable for ${lang}` : `$(check) Enable for ${lang}`, run: () => toggleLanguage(lang) });
     items.push(
-      { label: '$(file) Pick Model File…', description: c.modelPath || 'no model set', run: pickModelFile },
+      { label: '$(hubot) Completion Model…', description: c.modelPath ? basename(c.modelPath) : 'none set', run: () => d.pickModel('completion') },
+      { label: '$(comment-discussion) Chat Model…', description: c.chatModelPath ? basename(c.chatModelPath) : 'the completion model', run: () => d.pickModel('chat') },
       { label: '$(output) Show Log', run: async () => d.log.show(true) },
       { label: '$(gear) Open Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'hearth') },
     );
@@ -86,7 +74,9 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       d.provider.cycle(-1);
       await vscode.commands.executeCommand('editor.action.inlineSuggest.showPrevious');
     }),
-    vscode.commands.registerCommand('hearth.pickModelFile', pickModelFile),
+    vscode.commands.registerCommand('hearth.pickModel', () => d.pickModel('completion')),
+    vscode.commands.registerCommand('hearth.pickChatModel', () => d.pickModel('chat')),
+    vscode.commands.registerCommand('hearth.pickModelFile', () => pickModelFile('completion')),
     vscode.commands.registerCommand('hearth.showLog', () => d.log.show(true)),
     vscode.commands.registerCommand('hearth.menu', menu),
   ];

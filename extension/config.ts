@@ -4,6 +4,12 @@
 
 export interface HearthConfig {
   modelPath: string;
+  /** A second model for chat; empty: chat uses modelPath's. */
+  chatModelPath: string;
+  /** Folders searched for GGUF files besides the standard places. */
+  modelDirs: string[];
+  /** Minutes without a completion or chat before the models are unloaded; 0: never. */
+  idleUnloadMinutes: number;
   nodePath: string;
   contextSize: number;
   maxTokens: number;
@@ -16,6 +22,11 @@ export interface HearthConfig {
 
 export const DEFAULTS: HearthConfig = {
   modelPath: '',
+  chatModelPath: '',
+  modelDirs: [],
+  // Long enough that a meeting or a code review does not cost a reload (seconds) on return; short
+  // enough that GPU memory comes back to games and other tools once the editor sits unused.
+  idleUnloadMinutes: 30,
   nodePath: '',
   contextSize: 8192,
   maxTokens: 128,
@@ -25,7 +36,8 @@ export const DEFAULTS: HearthConfig = {
   enable: { '*': true },
 };
 
-const RANGES = {
+export const RANGES = {
+  idleUnloadMinutes: [0, 10080],
   contextSize: [256, 131072],
   maxTokens: [1, 4096],
   maxLines: [1, 200],
@@ -36,6 +48,9 @@ const RANGES = {
 /** Setting keys under "hearth." for each field. */
 export const KEYS: Record<keyof HearthConfig, string> = {
   modelPath: 'modelPath',
+  chatModelPath: 'chatModelPath',
+  modelDirs: 'modelDirs',
+  idleUnloadMinutes: 'idleUnloadMinutes',
   nodePath: 'nodePath',
   contextSize: 'contextSize',
   maxTokens: 'completion.maxTokens',
@@ -48,7 +63,7 @@ export const KEYS: Record<keyof HearthConfig, string> = {
 /** Reads every setting; `problems` names each value that was refused and why. */
 export function readConfig(get: (key: string) => unknown): { config: HearthConfig; problems: string[] } {
   const problems: string[] = [];
-  const str = (k: 'modelPath' | 'nodePath'): string => {
+  const str = (k: 'modelPath' | 'chatModelPath' | 'nodePath'): string => {
     const v = get(KEYS[k]);
     if (v === undefined || v === null) return DEFAULTS[k];
     if (typeof v !== 'string') {
@@ -67,6 +82,20 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
     }
     return v;
   };
+  const dirs = (): string[] => {
+    const v = get(KEYS.modelDirs);
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      problems.push(`hearth.modelDirs must be a list of folders, got ${JSON.stringify(v)}`);
+      return [];
+    }
+    const out: string[] = [];
+    for (const d of v) {
+      if (typeof d === 'string' && d.trim()) out.push(d.trim());
+      else problems.push(`hearth.modelDirs entries must be folder paths, got ${JSON.stringify(d)}`);
+    }
+    return out;
+  };
   const enable = (): Record<string, boolean> => {
     const v = get(KEYS.enable);
     if (v === undefined || v === null) return { ...DEFAULTS.enable };
@@ -83,7 +112,8 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
   };
   return {
     config: {
-      modelPath: str('modelPath'), nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
+      modelPath: str('modelPath'), chatModelPath: str('chatModelPath'), modelDirs: dirs(), idleUnloadMinutes: int('idleUnloadMinutes'),
+      nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
       maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), enable: enable(),
     },
     problems,

@@ -1,20 +1,39 @@
 // The inference process as the extension sees it: picks the runtime (runtime.ts), forks the server
-// on it, probes a GPU read-back, loads the model with byte progress and reloads it when its settings
-// change. Crashes are the client's to restart; this reports them. Every failure becomes one state
-// and one problem per distinct message (until something succeeds again), never a storm. No VS Code
-// imports: the integration test drives it under plain Node against the real server.
+// on it, probes a GPU read-back, checks that each model fits before loading it (header only), loads
+// the completion model and, when one is set apart, the chat model, with byte progress, and reloads
+// them when their settings change. After hearth.idleUnloadMinutes without use both are unloaded;
+// the next keystroke (or chat message) loads its model again. Crashes are the client's to restart;
+// this reports them. Every failure becomes one state and one problem per distinct message (until
+// something succeeds again), never a storm; a software adapter is said once. No VS Code imports:
+// the integration test drives it under plain Node against the real server.
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { basename } from 'node:path';
-import { InferenceClient, ServerError, type ClientOptions, type LoadReport, type ProbeReport } from '../engine/process/index.js';
+import { InferenceClient, ServerError, checkFit, type ClientOptions, type FitReport, type LoadReport, type ModelRole, type ProbeReport } from '../engine/process/index.js';
+import { humanBytes } from './format.js';
+import { IdleTimer, type Clock } from './idle-timer.js';
+import { fitProblem, softwareNotice } from './models/fit-messages.js';
 import { INSTALL_HINT, resolveRuntime, type Runtime } from './runtime.js';
 import type { EngineState } from './state.js';
 
 export interface HostSettings {
   modelPath: string;
+  /** A separate chat model; '' (or modelPath itself): chat uses the completion model. */
+  chatModelPath: string;
   nodePath: string;
   contextSize: number;
+  /** Unload after this many minutes without a request; 0: never. */
+  idleUnloadMinutes: number;
 }
+
+/** The separate chat model's state; 'none' when chat shares the completion model. */
+export type ChatModelState =
+  | { kind: 'none' }
+  | { kind: 'loading'; loadedBytes: number; totalBytes: number }
+  | { kind: 'ready' }
+  | { kind: 'unloaded'; minutes: number }
+  | { kind: 'error'; message: string };
 
 export interface EngineHostOptions {
   /** dist/server.js of the extension. */
@@ -31,9 +50,12 @@ export interface EngineHostOptions {
   versions?: NodeJS.ProcessVersions;
   env?: NodeJS.ProcessEnv;
   client?: Partial<Omit<ClientOptions, 'serverPath' | 'execPath'>>;
+  /** For the idle unload (tests). */
+  clock?: Clock;
 }
 
-export type ProblemKind = 'no-model' | 'model' | 'runtime' | 'gpu' | 'crash';
+/** 'slow': no GPU, only a software adapter (said once). */
+export type ProblemKind = 'no-model' | 'model' | 'chat-model' | 'runtime' | 'gpu' | 'crash' | 'slow';
 
 export interface Problem {
   kind: ProblemKind;
@@ -42,17 +64,13 @@ export interface Problem {
 
 export interface EngineHostEvents {
   state: [state: EngineState];
+  chatState: [state: ChatModelState];
   log: [level: 'info' | 'warn' | 'error', message: string];
   /** Something the user must be told, once per distinct message until the engine works again. */
   problem: [problem: Problem];
+  /** A model finished loading; report.role says which. */
   loaded: [report: LoadReport];
   pid: [pid: number];
-}
-
-export function humanBytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  return `${(n / 1024).toFixed(1)} KiB`;
 }
 
 /** What llama.cpp prints after loading, from the server's report. */
@@ -83,24 +101,41 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
   private probeReport?: ProbeReport;
   /** nodePath the client was started for. */
   private startedFor?: string;
-  /** model path and context size loaded. */
+  /** Model path and context size loaded, per role. */
   private loadedKey?: string;
+  private chatKey?: string;
   private wanted?: HostSettings;
   private chain: Promise<void> = Promise.resolve();
   private told = new Set<string>();
+  private toldSoftware = false;
   private current: EngineState = { kind: 'starting' };
+  private chatCurrent: ChatModelState = { kind: 'none' };
+  /** Roles unloaded for being idle: they load again when next used, or when the settings change. */
+  private readonly asleep = new Set<ModelRole>();
+  private readonly idle: IdleTimer;
   private disposed = false;
   report?: LoadReport;
+  chatReport?: LoadReport;
 
   constructor(private readonly o: EngineHostOptions) {
     super();
+    this.idle = new IdleTimer({ onIdle: () => this.sleep(), busy: () => (this.client?.inFlight ?? 0) > 0, clock: o.clock });
   }
 
   get state(): EngineState {
     return this.current;
   }
 
-  /** The client, while a model is loaded and answering. */
+  get chatState(): ChatModelState {
+    return this.chatCurrent;
+  }
+
+  /** What the GPU probe found (undefined before it ran, or with probe: false). */
+  get probe(): ProbeReport | undefined {
+    return this.probeReport;
+  }
+
+  /** The client, while the completion model is loaded and answering. */
   get ready(): InferenceClient | undefined {
     return this.current.kind === 'ready' ? this.client : undefined;
   }
@@ -109,26 +144,66 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     return this.client?.pid;
   }
 
-  /** The client once a model is ready (waiting through a start, load or restart); refused when there is none to wait for. */
+  /** The client for a completion the user asked for (a keystroke): counts as use, and loads the model again after an idle unload. */
+  forCompletion(): InferenceClient | undefined {
+    this.idle.touch();
+    if (this.current.kind === 'unloaded') this.wake('complete');
+    return this.ready;
+  }
+
+  /** The client once the completion model is ready (waiting through a start, load or restart); refused when there is none to wait for. */
   whenReady(): Promise<InferenceClient> {
-    return new Promise((resolve, reject) => {
-      const check = (s: EngineState): boolean => {
-        if (s.kind === 'ready' && this.client) resolve(this.client);
-        else if (s.kind === 'no-model') reject(new Error('no model is set: pick a GGUF file (Hearth: Pick Model File) or set hearth.modelPath'));
-        else if (s.kind === 'error') reject(new Error(s.message));
-        else if (this.disposed) reject(new Error('Hearth is shutting down'));
-        else return false;
-        return true;
-      };
-      if (check(this.current)) return;
-      const on = (s: EngineState) => { if (check(s)) this.off('state', on); };
-      this.on('state', on);
+    return this.waitFor('state', () => this.current, (s) => {
+      if (s.kind === 'ready' && this.client) return this.client;
+      if (s.kind === 'no-model') return new Error('no model is set: pick one (Hearth: Pick Model) or set hearth.modelPath');
+      if (s.kind === 'error') return new Error(s.message);
+      return undefined;
     });
   }
 
-  /** Applies settings: a new nodePath restarts the process, a new model or context size reloads. */
+  /** The client once the model that answers chat is ready: the chat model when one is set, else the completion model. Counts as use. */
+  whenChatReady(): Promise<InferenceClient> {
+    this.idle.touch();
+    if (this.chatCurrent.kind === 'none') {
+      if (this.current.kind === 'unloaded') this.wake('complete');
+      return this.whenReady();
+    }
+    if (this.chatCurrent.kind === 'unloaded') this.wake('chat');
+    return this.waitFor('chatState', () => this.chatCurrent, (s) => {
+      if (s.kind === 'ready' && this.client) return this.client;
+      if (s.kind === 'error') return new Error(s.message);
+      // The chat model was unset meanwhile: chat goes to the completion model.
+      if (s.kind === 'none') return this.whenReady();
+      return undefined;
+    });
+  }
+
+  private waitFor<S>(event: 'state' | 'chatState', now: () => S, settle: (s: S) => InferenceClient | Error | Promise<InferenceClient> | undefined): Promise<InferenceClient> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const r = this.disposed ? new Error('Hearth is shutting down') : settle(now());
+        if (r === undefined) return false;
+        if (r instanceof Error) reject(r);
+        else resolve(r);
+        return true;
+      };
+      if (check()) return;
+      const on = () => {
+        if (check()) this.off(event, on);
+      };
+      this.on(event, on);
+    });
+  }
+
+  /** Applies settings: a new nodePath restarts the process, a new model or context size reloads, a cleared chat model unloads. */
   configure(s: HostSettings): Promise<void> {
     this.wanted = { ...s };
+    this.asleep.clear();
+    this.idle.setMinutes(s.idleUnloadMinutes);
+    return this.enqueue();
+  }
+
+  private enqueue(): Promise<void> {
     this.chain = this.chain.then(() => this.apply()).catch((e) => this.fail('crash', `internal error: ${(e as Error)?.stack ?? e}`));
     return this.chain;
   }
@@ -139,13 +214,28 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     this.emit('state', s);
   }
 
+  private setChat(s: ChatModelState): void {
+    this.chatCurrent = s;
+    this.emit('chatState', s);
+  }
+
+  /** Emits a problem unless this message was told since the last success. */
+  private tell(kind: ProblemKind, message: string): void {
+    if (this.told.has(message)) return;
+    this.told.add(message);
+    this.emit('problem', { kind, message });
+  }
+
   private fail(kind: ProblemKind, message: string): void {
     this.emit('log', 'error', message);
     this.setState(kind === 'no-model' ? { kind: 'no-model' } : { kind: 'error', message });
-    if (!this.told.has(message)) {
-      this.told.add(message);
-      this.emit('problem', { kind, message });
-    }
+    this.tell(kind, message);
+  }
+
+  private failChat(message: string): void {
+    this.emit('log', 'error', message);
+    this.setChat({ kind: 'error', message });
+    this.tell('chat-model', message);
   }
 
   private async apply(): Promise<void> {
@@ -154,28 +244,77 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     if (!this.client || s.nodePath !== this.startedFor) {
       if (!(await this.start(s.nodePath))) return;
     }
+    await this.applyCompletion(s);
+    await this.applyChat(s);
+  }
+
+  /** Frees what the role has loaded (its GPU memory with it), and keeps a restart from loading it again. */
+  private async drop(role: ModelRole): Promise<void> {
+    if (role === 'chat') this.chatKey = undefined;
+    else this.loadedKey = undefined;
+    await this.client?.unload(role).catch(() => undefined);
+  }
+
+  /** The file's size, or undefined when it is not a file. */
+  private fileSize(path: string): number | undefined {
+    try {
+      const st = statSync(path);
+      return st.isFile() ? st.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Why `path` cannot load at this context (the header read for the memory plan), or undefined when
+   * it fits or nothing bounds it: a GPU's memory size is unknown to WebGPU, so only maxDeviceBytes or
+   * a software adapter (free system memory, plus what the model it replaces frees) gives a budget.
+   * `otherBytes`: what the other role's model holds.
+   */
+  private tooBig(path: string, nCtx: number, role: ModelRole, setting: string, otherBytes: number): string | undefined {
+    const software = this.probeReport?.software === true;
+    const replaced = role === 'chat' ? (this.chatKey && this.chatReport) : (this.loadedKey && this.report);
+    const budget = this.o.maxDeviceBytes !== undefined ? this.budget(otherBytes) : software ? freemem() + (replaced ? usedBytes(replaced) : 0) : undefined;
+    if (budget === undefined) return undefined;
+    let r: FitReport;
+    try {
+      r = checkFit(path, { nCtx, nSeq: role === 'chat' ? 1 : 2, budgetBytes: budget, device: { software } });
+    } catch {
+      return undefined; // the load names what is wrong with the file
+    }
+    this.emit('log', 'info', `fit check: ${r.message}`);
+    return fitProblem(r, setting);
+  }
+
+  private async applyCompletion(s: HostSettings): Promise<void> {
+    if (this.asleep.has('complete')) return;
     if (!s.modelPath) {
-      this.loadedKey = undefined;
-      this.fail('no-model', 'no model configured: set hearth.modelPath to a GGUF file (Hearth: Pick Model File)');
+      if (this.loadedKey) await this.drop('complete');
+      this.fail('no-model', 'no model configured: pick one (Hearth: Pick Model) or set hearth.modelPath to a GGUF file');
       return;
     }
     const key = `${s.modelPath}\0${s.contextSize}`;
     if (key === this.loadedKey && this.current.kind === 'ready') return;
-    let size: number;
-    try {
-      const st = statSync(s.modelPath);
-      if (!st.isFile()) throw new Error('not a file');
-      size = st.size;
-    } catch {
-      this.loadedKey = undefined;
+    const size = this.fileSize(s.modelPath);
+    if (size === undefined) {
+      await this.drop('complete');
       this.fail('model', `model file not found: ${s.modelPath} (hearth.modelPath)`);
       return;
     }
+    // The model it replaces is freed first, so it does not count against the new one.
+    const chatBytes = this.chatKey && this.chatReport ? usedBytes(this.chatReport) : 0;
+    const problem = this.tooBig(s.modelPath, s.contextSize, 'complete', 'hearth.modelPath', chatBytes);
+    if (problem) {
+      await this.drop('complete');
+      this.fail('model', problem);
+      return;
+    }
+    this.loadedKey = undefined;
     this.setState({ kind: 'loading', loadedBytes: 0, totalBytes: size });
     this.emit('log', 'info', `loading ${s.modelPath} (${humanBytes(size)}, n_ctx ${s.contextSize})`);
     const client = this.client!;
     try {
-      const report = await client.load({ model: s.modelPath, backend: this.o.backend ?? 'webgpu', nCtx: s.contextSize, maxDeviceBytes: this.o.maxDeviceBytes });
+      const report = await client.load({ model: s.modelPath, role: 'complete', backend: this.o.backend ?? 'webgpu', nCtx: s.contextSize, maxDeviceBytes: this.budget(chatBytes) });
       if (client !== this.client) return;
       this.loadedKey = key;
       this.onLoaded(report);
@@ -186,11 +325,90 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     }
   }
 
+  private async applyChat(s: HostSettings): Promise<void> {
+    const path = s.chatModelPath && s.chatModelPath !== s.modelPath ? s.chatModelPath : '';
+    if (!path) {
+      if (this.chatCurrent.kind !== 'none') {
+        await this.drop('chat');
+        this.emit('log', 'info', 'chat uses the completion model (hearth.chatModelPath is not set)');
+        this.setChat({ kind: 'none' });
+      }
+      return;
+    }
+    if (this.asleep.has('chat')) return;
+    const key = `${path}\0${s.contextSize}`;
+    if (key === this.chatKey && this.chatCurrent.kind === 'ready') return;
+    const size = this.fileSize(path);
+    if (size === undefined) {
+      await this.drop('chat');
+      this.failChat(`chat model file not found: ${path} (hearth.chatModelPath)`);
+      return;
+    }
+    const completionBytes = this.loadedKey && this.report ? usedBytes(this.report) : 0;
+    const problem = this.tooBig(path, s.contextSize, 'chat', 'hearth.chatModelPath', completionBytes);
+    if (problem) {
+      await this.drop('chat');
+      this.failChat(problem);
+      return;
+    }
+    this.chatKey = undefined;
+    this.setChat({ kind: 'loading', loadedBytes: 0, totalBytes: size });
+    this.emit('log', 'info', `loading the chat model ${path} (${humanBytes(size)}, n_ctx ${s.contextSize})`);
+    const client = this.client!;
+    try {
+      const report = await client.load({ model: path, role: 'chat', backend: this.o.backend ?? 'webgpu', nCtx: s.contextSize, maxDeviceBytes: this.budget(completionBytes) });
+      if (client !== this.client) return;
+      this.chatKey = key;
+      this.onChatLoaded(report);
+    } catch (e) {
+      if (client !== this.client) return;
+      this.chatKey = undefined;
+      this.failChat(`chat model: ${loadMessage(path, e)}`);
+    }
+  }
+
+  /** Device memory left for one model when the other holds `otherBytes`. */
+  private budget(otherBytes: number): number | undefined {
+    return this.o.maxDeviceBytes === undefined ? undefined : Math.max(0, this.o.maxDeviceBytes - otherBytes);
+  }
+
+  private wake(role: ModelRole): void {
+    if (!this.asleep.delete(role)) return;
+    this.emit('log', 'info', `loading the ${role === 'chat' ? 'chat' : 'completion'} model again (it was unloaded while idle)`);
+    void this.enqueue();
+  }
+
+  /** The idle unload: frees both models; each loads again when next used. */
+  private sleep(): void {
+    this.chain = this.chain.then(async () => {
+      const client = this.client, s = this.wanted;
+      if (!client || !s || this.disposed) return;
+      // A request came in while this waited in the chain.
+      if (client.inFlight > 0) return this.idle.touch();
+      const minutes = s.idleUnloadMinutes;
+      const freed: string[] = [];
+      if (this.current.kind === 'ready') {
+        await this.drop('complete');
+        this.asleep.add('complete');
+        this.setState({ kind: 'unloaded', minutes });
+        freed.push('the completion model');
+      }
+      if (this.chatCurrent.kind === 'ready') {
+        await this.drop('chat');
+        this.asleep.add('chat');
+        this.setChat({ kind: 'unloaded', minutes });
+        freed.push('the chat model');
+      }
+      if (freed.length) this.emit('log', 'info', `unloaded ${freed.join(' and ')} after ${minutes} minutes without use (hearth.idleUnloadMinutes); the next keystroke or chat message loads ${freed.length > 1 ? 'each' : 'it'} again`);
+    }).catch((e) => this.fail('crash', `internal error: ${(e as Error)?.stack ?? e}`));
+  }
+
   /** Forks the server on the resolved runtime and probes the GPU; false when that failed (already reported). */
   private async start(nodePath: string): Promise<boolean> {
     const old = this.client;
     this.client = undefined;
     this.loadedKey = undefined;
+    this.chatKey = undefined;
     await old?.close();
     this.setState({ kind: 'starting' });
     let runtime: Runtime;
@@ -215,6 +433,12 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
         this.probeReport = await client.probe();
         const p = this.probeReport;
         this.emit('log', 'info', `GPU read-back works on ${p.adapter}${p.software ? ' (a software adapter: slow)' : ''}, Node ${p.node}, ${p.ms.toFixed(0)} ms`);
+        if (p.software && !this.toldSoftware) {
+          this.toldSoftware = true;
+          const notice = softwareNotice(p.adapter);
+          this.emit('log', 'warn', notice);
+          this.emit('problem', { kind: 'slow', message: notice });
+        }
       }
       return true;
     } catch (e) {
@@ -236,6 +460,15 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     this.report = report;
     for (const l of loadReportLines(report, this.runtime, this.probeReport)) this.emit('log', 'info', l);
     this.setState({ kind: 'ready' });
+    this.idle.touch();
+    this.emit('loaded', report);
+  }
+
+  private onChatLoaded(report: LoadReport): void {
+    this.chatReport = report;
+    for (const l of loadReportLines(report)) this.emit('log', 'info', `chat model: ${l}`);
+    this.setChat({ kind: 'ready' });
+    this.idle.touch();
     this.emit('loaded', report);
   }
 
@@ -246,12 +479,22 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
       this.emit('log', 'info', `inference process ${pid} started`);
       this.emit('pid', pid);
     });
-    client.on('progress', (loadedBytes, totalBytes) => {
-      if (mine() && this.current.kind !== 'error') this.setState({ kind: 'loading', loadedBytes, totalBytes });
+    client.on('progress', (loadedBytes, totalBytes, role) => {
+      if (!mine()) return;
+      if (role === 'chat') {
+        if (this.chatCurrent.kind !== 'error') this.setChat({ kind: 'loading', loadedBytes, totalBytes });
+      } else if (this.current.kind !== 'error') {
+        this.setState({ kind: 'loading', loadedBytes, totalBytes });
+      }
     });
-    // After a restart the client loads the model again by itself.
+    // After a restart the client loads the models again by itself.
     client.on('loaded', (report) => {
-      if (mine() && this.current.kind !== 'ready' && this.loadedKey !== undefined) this.onLoaded(report);
+      if (!mine()) return;
+      if (report.role === 'chat') {
+        if (this.chatCurrent.kind !== 'ready' && this.chatKey !== undefined) this.onChatLoaded(report);
+      } else if (this.current.kind !== 'ready' && this.loadedKey !== undefined) {
+        this.onLoaded(report);
+      }
     });
     client.on('exit', (info) => {
       if (!mine()) return;
@@ -266,6 +509,8 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
     client.on('fatal', (e) => {
       if (!mine()) return;
       this.loadedKey = undefined;
+      this.chatKey = undefined;
+      if (this.chatCurrent.kind !== 'none') this.setChat({ kind: 'error', message: e.message });
       this.fail('crash', e.message);
     });
     client.on('error', (e) => {
@@ -280,11 +525,17 @@ export class EngineHost extends EventEmitter<EngineHostEvents> {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.idle.stop();
     await this.chain.catch(() => undefined);
     const c = this.client;
     this.client = undefined;
     await c?.close();
   }
+}
+
+/** Device memory a loaded model holds. */
+function usedBytes(r: LoadReport): number {
+  return r.weightBytes + r.kvBytes + r.scratchBytes;
 }
 
 /** A load failure in words a user can act on. */

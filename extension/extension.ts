@@ -1,18 +1,21 @@
 // Activation: builds the engine host, the completer and its provider, the context sources, the
-// status bar and the commands, and hands every one of them to VS Code to dispose. Settings apply
-// as they change; the status bar, the log and the test hook log follow the engine and the editor.
+// status bar, the commands and the model pickers, and hands every one of them to VS Code to
+// dispose. Settings apply as they change; the status bar, the log, the load notifications and the
+// test hook log follow the engine and the editor.
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { enabledFor, globallyEnabled, readConfig, type HearthConfig } from './config.js';
-import { EngineHost, humanBytes, type Problem } from './engine-host.js';
+import { EngineHost, type Problem } from './engine-host.js';
+import { LoadNotification } from './load-progress.js';
 import { Completer } from './completion/completer.js';
 import { ContextRing } from './completion/context.js';
 import { HearthProvider } from './completion/provider.js';
 import { ContextSources } from './completion/sources.js';
-import { registerCommands, pickModelFile } from './commands.js';
+import { registerCommands } from './commands.js';
+import { pickModel, pickModelFile } from './models/picker.js';
+import type { PickerRole } from './models/picker-items.js';
 import { StatusBar } from './status.js';
-import { percent } from './state.js';
 import { TestLog } from './test-hooks.js';
 import { ChatSession } from './chat/session.js';
 import { CHAT_VIEW_ID, ChatView, registerChatCommands } from './chat/view.js';
@@ -42,45 +45,35 @@ export function activate(context: vscode.ExtensionContext): void {
   host = engine;
   const ring = new ContextRing();
   const completer = new Completer(() => config, () => engine.ready, ring);
-  const provider = new HearthProvider(completer, () => config, () => engine.ready !== undefined, (m) => log.info(m));
+  // A keystroke is use: it keeps the model loaded, and loads it again after an idle unload.
+  const provider = new HearthProvider(completer, () => config, () => engine.forCompletion() !== undefined, (m) => log.info(m));
+  const picker = (role: PickerRole) => pickModel(role, { config: () => config, engine, memento: context.globalState, log, expandPath });
 
   let generating = false;
   let last: { latencyMs: number; tokPerS: number } | undefined;
   const status = new StatusBar((v) => tests.write({ t: 'state', state: v.state }));
   const refresh = () => {
     const lang = vscode.window.activeTextEditor?.document.languageId;
-    const r = engine.report;
+    const r = engine.report, c = engine.chatState.kind === 'ready' ? engine.chatReport : undefined;
     status.update({
       engine: engine.state, enabled: globallyEnabled(config), language: lang, languageEnabled: lang ? enabledFor(config, lang) : false, generating,
-      model: r && { name: r.name, fileType: r.fileType, file: r.model, device: r.device }, last,
+      model: r && { name: r.name, fileType: r.fileType, file: r.model, device: r.device }, chatModel: c && { name: c.name, fileType: c.fileType }, last,
     });
   };
 
-  // One notification per load, with the bytes read so far.
-  let loading: { report: (p: { increment: number; message: string }) => void; done: () => void; pct: number } | undefined;
+  const completionLoad = new LoadNotification(() => `Hearth: loading ${basename(config.modelPath)}`);
+  const chatLoad = new LoadNotification(() => `Hearth: loading the chat model ${basename(config.chatModelPath)}`);
   engine.on('state', (s) => {
     refresh();
-    if (s.kind === 'loading') {
-      if (!loading) {
-        const slot: { report: (p: { increment: number; message: string }) => void; done: () => void; pct: number } = { report: () => undefined, done: () => undefined, pct: 0 };
-        loading = slot;
-        void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Hearth: loading ${basename(config.modelPath)}` }, (p) => new Promise<void>((resolve) => {
-          slot.report = (x) => p.report(x);
-          slot.done = resolve;
-          if (loading !== slot) resolve();
-        }));
-      }
-      const pct = percent(s.loadedBytes, s.totalBytes);
-      loading.report({ increment: pct - loading.pct, message: `${humanBytes(s.loadedBytes)} of ${humanBytes(s.totalBytes)}` });
-      loading.pct = pct;
-    } else if (loading) {
-      loading.done();
-      loading = undefined;
-    }
+    completionLoad.update(s.kind === 'loading' ? s : undefined);
+  });
+  engine.on('chatState', (s) => {
+    refresh();
+    chatLoad.update(s.kind === 'loading' ? s : undefined);
   });
   engine.on('log', (level, m) => log[level](m));
   engine.on('pid', (pid) => tests.write({ t: 'serverPid', pid }));
-  engine.on('problem', (p) => tell(p, log));
+  engine.on('problem', (p) => tell(p, log, picker));
   completer.on('generating', (on) => {
     generating = on;
     refresh();
@@ -102,19 +95,22 @@ export function activate(context: vscode.ExtensionContext): void {
   // Chat keeps its own KV slot in the same process, so completions stay warm while it answers.
   const TRANSCRIPT = 'hearth.chat.transcript';
   const chat = new ChatSession({
-    engine: () => engine.whenReady(),
+    engine: () => engine.whenChatReady(),
     store: { load: () => context.workspaceState.get<Turn[]>(TRANSCRIPT), save: (t) => void context.workspaceState.update(TRANSCRIPT, t) },
   });
   const chatView = new ChatView(context.extensionUri, chat, (m) => log.warn(m));
 
-  const settings = () => ({ modelPath: expandPath(config.modelPath), nodePath: expandPath(config.nodePath), contextSize: config.contextSize });
+  const settings = () => ({
+    modelPath: expandPath(config.modelPath), chatModelPath: expandPath(config.chatModelPath), nodePath: expandPath(config.nodePath),
+    contextSize: config.contextSize, idleUnloadMinutes: config.idleUnloadMinutes,
+  });
   context.subscriptions.push(
     log,
     status,
     // Registered as an object with the one stable method: VS Code refuses providers with proposed members.
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, { provideInlineCompletionItems: (d, p, c, t) => provider.provideInlineCompletionItems(d, p, c, t) }),
     new ContextSources(ring, completer, provider, () => engine.ready !== undefined && globallyEnabled(config)),
-    ...registerCommands({ provider, config: () => config, log }),
+    ...registerCommands({ provider, config: () => config, log, pickModel: picker }),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView),
     chatView,
     ...registerChatCommands(chatView, chat),
@@ -141,15 +137,20 @@ function expandPath(p: string): string {
   return isAbsolute(p) || !folder ? p : join(folder.uri.fsPath, p);
 }
 
-/** One notification for a problem, with what the user can do about it. */
-function tell(p: Problem, log: vscode.LogOutputChannel): void {
-  const pick = 'Pick Model File…';
+/** One notification for a problem, with what the user can do about it; with no model set, the first-run prompt. */
+function tell(p: Problem, log: vscode.LogOutputChannel, picker: (role: PickerRole) => Promise<void>): void {
+  const pick = 'Pick a Model…';
+  const pickChat = 'Pick a Chat Model…';
+  const file = 'Choose a File…';
   const settings = 'Open Settings';
   const show = 'Show Log';
-  const actions = p.kind === 'no-model' ? [pick, settings] : p.kind === 'model' ? [pick, show] : p.kind === 'runtime' ? [settings, show] : [show];
-  const say = p.kind === 'no-model' ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
-  void say(`Hearth: ${p.message}`, ...actions).then((a) => {
-    if (a === pick) void pickModelFile();
+  const actions = p.kind === 'no-model' ? [pick, file] : p.kind === 'model' ? [pick, show] : p.kind === 'chat-model' ? [pickChat, show] : p.kind === 'runtime' ? [settings, show] : [show];
+  const say = p.kind === 'no-model' ? vscode.window.showInformationMessage : p.kind === 'slow' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
+  const text = p.kind === 'no-model' ? 'Hearth completes code with a local model: pick one to download, one already on this computer, or a GGUF file.' : `Hearth: ${p.message}`;
+  void say(text, ...actions).then((a) => {
+    if (a === pick) void picker('completion');
+    else if (a === pickChat) void picker('chat');
+    else if (a === file) void pickModelFile('completion');
     else if (a === settings) void vscode.commands.executeCommand('workbench.action.openSettings', 'hearth');
     else if (a === show) log.show(true);
   });

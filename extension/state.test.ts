@@ -13,6 +13,7 @@ test('every state has the label end-to-end tests read and a text that names Hear
     [{ engine: { kind: 'starting' } }, 'loading 0%', '$(sync~spin) Hearth 0%'],
     [{ engine: { kind: 'restarting' } }, 'restarting', '$(sync~spin) Hearth restarting'],
     [{ engine: { kind: 'no-model' } }, 'no model', '$(warning) Hearth'],
+    [{ engine: { kind: 'unloaded', minutes: 30 } }, 'unloaded', '$(debug-pause) Hearth'],
     [{ engine: { kind: 'error', message: 'model file not found: /x.gguf\nmore detail' } }, 'error: model file not found: /x.gguf', '$(error) Hearth'],
     [{ enabled: false, languageEnabled: false }, 'disabled', '$(circle-slash) Hearth'],
     [{ languageEnabled: false }, 'disabled for python', '$(circle-slash) Hearth'],
@@ -33,5 +34,7 @@ test('the tooltip has the model, its quant, the last latency and speed', () => {
   const v = view({ model: { name: 'Qwen2.5 Coder 1.5B', fileType: 'Q4_0', file: '/m/q.gguf', device: 'llvmpipe' }, last: { latencyMs: 123.4, tokPerS: 45.67 } });
   assert.match(v.tooltip, /Qwen2\.5 Coder 1\.5B \(Q4_0\)/);
   assert.match(v.tooltip, /123 ms, 45\.7 tok\/s/);
+  assert.match(view({ chatModel: { name: 'Qwen2.5 Coder 1.5B Instruct', fileType: 'Q8_0' } }).tooltip, /\nChat model: Qwen2\.5 Coder 1\.5B Instruct \(Q8_0\)\n/);
   assert.equal(shortMessage('x'.repeat(100)).length, 80);
+  assert.match(view({ engine: { kind: 'unloaded', minutes: 30 } }).tooltip, /unloaded after 30 minutes without use \(hearth\.idleUnloadMinutes\).*the next keystroke loads it again/);
 });

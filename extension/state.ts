@@ -7,6 +7,8 @@ export type EngineState =
   | { kind: 'ready' }
   | { kind: 'restarting' }
   | { kind: 'no-model' }
+  /** Unloaded after `minutes` without use (hearth.idleUnloadMinutes); the next keystroke loads it again. */
+  | { kind: 'unloaded'; minutes: number }
   | { kind: 'error'; message: string };
 
 export interface ModelInfo {
@@ -25,6 +27,8 @@ export interface StatusInput {
   languageEnabled: boolean;
   generating: boolean;
   model?: ModelInfo;
+  /** The separate chat model, while one is loaded. */
+  chatModel?: Pick<ModelInfo, 'name' | 'fileType'>;
   last?: { latencyMs: number; tokPerS: number };
 }
 
@@ -65,6 +69,9 @@ export function statusView(i: StatusInput): StatusView {
     state = `loading ${pct}%`;
     icon = '$(sync~spin)';
     suffix = ` ${pct}%`;
+  } else if (e.kind === 'unloaded') {
+    state = 'unloaded';
+    icon = '$(debug-pause)';
   } else if (e.kind === 'restarting') {
     state = 'restarting';
     icon = '$(sync~spin)';
@@ -80,7 +87,9 @@ export function statusView(i: StatusInput): StatusView {
     icon = '$(check)';
   }
   const lines = [`Hearth: ${state}`];
+  if (e.kind === 'unloaded') lines.push(`The model was unloaded after ${e.minutes} minutes without use (hearth.idleUnloadMinutes), freeing its memory; the next keystroke loads it again`);
   if (i.model) lines.push(`Model: ${i.model.name} (${i.model.fileType})`, `File: ${i.model.file}`, `Device: ${i.model.device}`);
+  if (i.chatModel) lines.push(`Chat model: ${i.chatModel.name} (${i.chatModel.fileType})`);
   if (i.last) lines.push(`Last completion: ${Math.round(i.last.latencyMs)} ms, ${i.last.tokPerS.toFixed(1)} tok/s`);
   lines.push('Click for the Hearth menu');
   return { state, text: `${icon} Hearth${suffix}`, label: `Hearth: ${state}`, tooltip: lines.join('\n') };

@@ -14,6 +14,9 @@ import { GREEDY, PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type L
 import { ReferenceModel } from '../engine/model/reference.js';
 import { Sampler } from '../engine/model/sampler.js';
 import { greedy, serverBundle, tinyChatModel, tinyModel, withChatTemplate } from './support/inference-fixtures.js';
+import { fixtureModel } from './support/fixtures.js';
+import { npmTemplate } from './support/templates.js';
+import { GGMLType } from '../engine/gguf/ggml.js';
 
 const N_CTX = 512;
 let serverPath: string;
@@ -59,6 +62,7 @@ test('requests before a load are refused; the load reports the model', async () 
   assert.equal(report.backend, 'reference');
   assert.equal(report.nCtx, N_CTX);
   assert.equal(report.nSeq, 2);
+  assert.equal(report.role, 'complete');
   assert.equal(report.arch, 'qwen2');
   assert.ok(report.fim && report.chat);
   await assert.rejects(client.load({ model: '/nonexistent/model.gguf', backend: 'reference', nCtx: N_CTX }), (e: Error & { code?: string }) => e.code === 'load-failed' && /nonexistent/.test(e.message));
@@ -296,6 +300,68 @@ test('sampling options reach the sampler: penalized greedy and seeded hot answer
     // Neither is the plain greedy answer: the options changed what was picked.
     assert.notDeepEqual(want, (await greedy(model, prompt, 6)).tokens, JSON.stringify(sampling));
   }
+});
+
+test('a chat model beside the completion model: chat uses it, completion keeps its own; restarts reload both; unloading frees each role', async () => {
+  // Other weights, same vocabulary and template: the same prompts, different answers.
+  const other = withChatTemplate(fixtureModel({ arch: 'qwen2', vocab: 'qwen2', type: GGMLType.F32, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, seed: 11 }), npmTemplate('qwen3').source);
+  const messages = [{ role: 'user' as const, content: 'Name a sorting algorithm.' }];
+  const prompt = chatPrompt(messages);
+  const fromMain = await greedy(model, prompt, 6), fromOther = await greedy(other, prompt, 6);
+  assert.notEqual(fromMain.text, fromOther.text, 'the fixtures must answer differently for this test to tell them apart');
+  const prefix = 'def square(x):\n    return ';
+  const wantCompletion = (await greedy(model, fimPrompt(prefix, '\n'), 4)).text;
+
+  const r = await client.load({ model: other, backend: 'reference', nCtx: N_CTX, role: 'chat' });
+  assert.equal(r.role, 'chat');
+  assert.equal(r.nSeq, 1, 'a chat model holds one sequence');
+  let stats = await client.stats();
+  assert.equal(stats.model?.model, model);
+  assert.equal(stats.chatModel?.model, other);
+  assert.equal(done(await client.chat({ messages, maxTokens: 6 }).result).text, fromOther.text);
+  const again = done(await client.chat({ messages, maxTokens: 6 }).result);
+  assert.equal(again.timings.prefillTokens, 1, 'the chat model keeps its own slot');
+  assert.equal(done(await client.complete({ prefix, suffix: '\n', maxTokens: 4 }).result).text, wantCompletion);
+  stats = await client.stats();
+  assert.deepEqual(stats.slots.map((x) => x.name), ['complete', 'chat']);
+  assert.equal(stats.slots[1].tokens, again.timings.promptTokens + again.timings.decodeTokens - (again.reason === 'length' ? 1 : 0), 'the chat slot listed is the chat model\'s');
+
+  // Replacing the chat model ends the chat running on it; completions answer meanwhile.
+  let reload: Promise<LoadReport> | undefined;
+  const long = client.chat({ messages: [{ role: 'user', content: 'Tell a long story.' }], maxTokens: 300 }, () => {
+    reload ??= client.load({ model: other, backend: 'reference', nCtx: N_CTX, role: 'chat' });
+  });
+  const cut = await long.result;
+  assert.ok(cut.type === 'error' && cut.code === 'unloaded' && cut.message.includes(other), JSON.stringify(cut));
+  const during = client.complete({ prefix, suffix: '\n', maxTokens: 4 }).result;
+  assert.equal((await reload!).role, 'chat');
+  assert.equal(done(await during).text, wantCompletion);
+
+  // A restart brings both back, each for its role.
+  const roles: string[] = [];
+  const onLoaded = (x: LoadReport) => roles.push(`${x.role}:${x.model}`);
+  client.on('loaded', onLoaded);
+  const bothBack = new Promise<void>((res) => client.on('loaded', () => roles.length === 2 && res()));
+  process.kill(client.pid!, 'SIGKILL');
+  await bothBack;
+  client.off('loaded', onLoaded);
+  assert.deepEqual(roles.sort(), [`chat:${other}`, `complete:${model}`]);
+  assert.equal(done(await client.chat({ messages, maxTokens: 6 }).result).text, fromOther.text);
+
+  // Without the chat model, chat falls back to the completion model.
+  assert.equal(await client.unload('chat'), true);
+  assert.equal(await client.unload('chat'), false);
+  stats = await client.stats();
+  assert.equal(stats.chatModel, null);
+  assert.equal(done(await client.chat({ messages, maxTokens: 6 }).result).text, fromMain.text);
+
+  // Unloading the completion model leaves nothing to answer with, until it is loaded again.
+  assert.equal(await client.unload('complete'), true);
+  const refused = await client.complete({ prefix, suffix: '\n', maxTokens: 2 }).result;
+  assert.ok(refused.type === 'error' && refused.code === 'not-loaded', JSON.stringify(refused));
+  assert.equal((await client.stats()).model, null);
+  await client.load({ model, backend: 'reference', nCtx: N_CTX });
+  assert.equal(done(await client.complete({ prefix, suffix: '\n', maxTokens: 4 }).result).text, wantCompletion);
 });
 
 test('kill -9 mid-stream: the request gets an error, the process restarts, reloads and answers correctly', async () => {

@@ -3,14 +3,14 @@
 // the standard places computed for Linux, macOS and Windows.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUFValueType } from '../gguf/gguf.js';
 import { writeGGUF } from '../gguf/gguf-writer.js';
-import { discoverModels, modelRoots } from './discovery.js';
+import { discoverModels, modelRoots, type Described, type DiscoveryMemo } from './discovery.js';
 import { writeTinyModel, type TinyModelOptions } from '../../test/support/tiny-gguf.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hearth-disc-'));
@@ -122,6 +122,7 @@ test('every layout is found and described; broken files are skipped with the rea
   assert.equal(hub.path, join(repoDir, 'snapshots', c1, 'qwen2.5-coder-0.5b-q8_0.gguf'));
   assert.deepEqual([hub.name, hub.architecture, hub.quant, hub.fim, hub.chatTemplate, hub.contextLength, hub.loadable], ['Qwen2.5 Coder 0.5B', 'qwen2', 'Q8_0', true, false, 32768, true]);
   assert.equal(hub.sizeBytes, statSync(blobPath).size);
+  assert.deepEqual(hub.shape, { nVocab: 7, nEmbd: 32, nLayer: 1, nHead: 2, nHeadKv: 1, headDim: 16, nFf: 64, nCtxTrain: 32768 });
 
   const lc = by('ggml-org_Qwen2.5-Coder-1.5B-Q8_0-GGUF_qwen2.5-coder-1.5b-q8_0.gguf');
   assert.deepEqual([lc.source, lc.name, lc.quant], ['llama.cpp', 'llama-cache', 'F32']);
@@ -167,4 +168,56 @@ test('the number of headers read is bounded', async () => {
   assert.equal(r.models.length, 2);
   assert.equal(r.skipped.filter((s) => /more than 2 GGUF files/.test(s.reason)).length, 2);
   assert.deepEqual(await discoverModels({ roots: [{ source: 'folder', dir: join(home, 'does-not-exist') }] }), { models: [], skipped: [] });
+});
+
+test('a memo of headers: a file with the same path, size and mtime is not read again; a changed one is', async () => {
+  const dir = join(home, 'memo');
+  const a = model(join(dir, 'a.gguf'), { name: 'first' });
+  // Whole seconds, so setting the same mtime again gives the same mtimeMs.
+  const T = 1_700_000_000;
+  utimesSync(a, T, T);
+  writeFileSync(join(dir, 'junk.gguf'), 'not a model');
+  const store = new Map<string, { key: string; d: Described }>();
+  let gets = 0, sets = 0;
+  const memo: DiscoveryMemo = {
+    get: (p, size, mtimeMs) => {
+      gets++;
+      const e = store.get(p);
+      return e?.key === `${size}:${mtimeMs}` ? e.d : undefined;
+    },
+    set: (p, size, mtimeMs, d) => {
+      sets++;
+      store.set(p, { key: `${size}:${mtimeMs}`, d });
+    },
+  };
+  const roots = [{ source: 'folder' as const, dir }];
+  const first = await discoverModels({ roots, memo });
+  assert.deepEqual([first.models.map((m) => m.name), first.skipped.length, gets, sets], [['first'], 1, 2, 2]);
+
+  // Other bytes of the same size and mtime: the memo answers, so the header is not read.
+  const bytes = readFileSync(a);
+  writeFileSync(a, Buffer.alloc(bytes.length, 0x41));
+  utimesSync(a, T, T);
+  const second = await discoverModels({ roots, memo });
+  assert.deepEqual(second.models, first.models);
+  assert.deepEqual(second.skipped, first.skipped);
+  assert.equal(sets, 2, 'nothing read again');
+
+  // A newer mtime: read again (now it is not a GGUF file).
+  utimesSync(a, T, T + 5);
+  const third = await discoverModels({ roots, memo });
+  assert.deepEqual(third.models, []);
+  assert.match(third.skipped.find((x) => x.path === a)!.reason, /not a GGUF file/);
+  assert.equal(sets, 3);
+
+  // A remembered model found under another name keeps the new name and source.
+  writeFileSync(a, bytes);
+  utimesSync(a, T, T);
+  store.clear();
+  await discoverModels({ roots, memo });
+  const linked = join(home, 'memo-links');
+  mkdirSync(linked, { recursive: true });
+  symlinkSync(a, join(linked, 'renamed.gguf'));
+  const fourth = await discoverModels({ roots: [{ source: 'lm-studio', dir: linked }], memo });
+  assert.deepEqual(fourth.models.map((m) => [m.label, m.source, m.path, m.name]), [['renamed.gguf', 'lm-studio', join(linked, 'renamed.gguf'), 'first']]);
 });

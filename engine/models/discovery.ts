@@ -11,6 +11,7 @@ import { join, relative, sep } from 'node:path';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { GGUFError, readGGUF, type GGUF } from '../gguf/gguf.js';
 import { loadConfig, validateTensors } from '../model/model.js';
+import type { PlanShape } from '../model/memory-plan.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { HubCache, hubCacheDir, pathsFor, type PlatformEnv } from './hub-cache.js';
 
@@ -40,6 +41,8 @@ export interface FoundModel {
   contextLength?: number;
   /** Hearth can run it: supported architecture, tensors and tokenizer. */
   loadable: boolean;
+  /** The dimensions the memory estimate needs (estimateFit), when loadable. */
+  shape?: PlanShape & { nCtxTrain: number };
   /** Why not, when not loadable. */
   problem?: string;
 }
@@ -48,6 +51,19 @@ export interface SkippedFile { path: string; source: ModelSource; reason: string
 
 export interface Discovery { models: FoundModel[]; skipped: SkippedFile[] }
 
+/** What a file's header said: a model, or why it is not one (the reason a skipped file gets). */
+export type Described = FoundModel | string;
+
+/**
+ * Headers already read, kept by a caller across runs (the extension keeps them in its global
+ * state): reading one costs 100-300 ms. Keyed by the file's real path, size and mtime, so a file
+ * that changed is read again.
+ */
+export interface DiscoveryMemo {
+  get(realPath: string, sizeBytes: number, mtimeMs: number): Described | undefined;
+  set(realPath: string, sizeBytes: number, mtimeMs: number, described: Described): void;
+}
+
 export interface DiscoveryOptions extends PlatformEnv {
   /** Folders to search besides the standard places (hearth.modelDirs), searched recursively. */
   extraDirs?: string[];
@@ -55,6 +71,7 @@ export interface DiscoveryOptions extends PlatformEnv {
   roots?: ModelRoot[];
   /** Most GGUF headers read (default 500). */
   maxFiles?: number;
+  memo?: DiscoveryMemo;
 }
 
 /** Folder depth searched under a root (LM Studio: publisher/model/file; user folders: a few levels). */
@@ -88,7 +105,7 @@ export function modelRoots(o: PlatformEnv & { extraDirs?: string[] } = {}): Mode
 }
 
 /** A file's header as a FoundModel, or the reason it cannot be one. */
-function describe(path: string, source: ModelSource, label: string, sizeBytes: number): FoundModel | string {
+function describe(path: string, source: ModelSource, label: string, sizeBytes: number): Described {
   let g: GGUF;
   try {
     g = readGGUF(path);
@@ -121,8 +138,10 @@ function describe(path: string, source: ModelSource, label: string, sizeBytes: n
   try {
     const tok = Tokenizer.fromGGUF(g);
     found.fim = tok.fim.pre !== undefined && tok.fim.suf !== undefined && tok.fim.mid !== undefined;
-    validateTensors(g, loadConfig(g));
+    const c = loadConfig(g);
+    validateTensors(g, c);
     found.loadable = true;
+    found.shape = { nVocab: c.nVocab, nEmbd: c.nEmbd, nLayer: c.nLayer, nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, nFf: c.nFf, nCtxTrain: c.nCtxTrain };
   } catch (e) {
     found.problem = reasonOf(e, path);
   }
@@ -261,10 +280,10 @@ export async function discoverModels(o: DiscoveryOptions = {}): Promise<Discover
     for (const c of candidates) {
       const split = /-(\d{5})-of-(\d{5})\.gguf$/i.exec(c.path);
       if (split && Number(split[1]) > 1) continue; // later parts: the first part stands for the model
-      let real: string, size: number;
+      let real: string, size: number, mtimeMs: number;
       try {
         real = await realpath(c.path);
-        size = (await stat(real)).size;
+        ({ size, mtimeMs } = await stat(real));
       } catch (e) {
         skipped.push({ path: c.path, source: root.source, reason: `${c.label}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file is missing' : (e as Error).message}` });
         continue;
@@ -275,11 +294,20 @@ export async function discoverModels(o: DiscoveryOptions = {}): Promise<Discover
         skipped.push({ path: c.path, source: root.source, reason: `not read: more than ${o.maxFiles ?? 500} GGUF files` });
         continue;
       }
-      const d = describe(c.path, root.source, c.label, size);
+      let d = o.memo?.get(real, size, mtimeMs);
+      if (d === undefined) {
+        d = describe(c.path, root.source, c.label, size);
+        o.memo?.set(real, size, mtimeMs, d);
+        // Headers are parsed synchronously: let other work run between files.
+        await new Promise((r) => setImmediate(r));
+      } else if (typeof d !== 'string') {
+        // The same bytes, perhaps found under another name this time.
+        const found: FoundModel = { ...d, path: c.path, source: root.source, label: c.label };
+        delete found.hub;
+        d = found;
+      }
       if (typeof d === 'string') skipped.push({ path: c.path, source: root.source, reason: d });
       else models.push(c.hub ? { ...d, hub: c.hub } : d);
-      // Headers are parsed synchronously: let other work run between files.
-      await new Promise((r) => setImmediate(r));
     }
   }
   return { models, skipped };

@@ -1,7 +1,7 @@
 // The extension host's side of the inference process: forks engine/server.ts (dist/server.js) so it
 // runs under plain Node and under VS Code's Electron alike, speaks engine/protocol.ts, and keeps the
 // process alive: a crash or a lost GPU device answers every request in flight with an error,
-// restarts the process with backoff and loads the last model again. No VS Code imports, so all of
+// restarts the process with backoff and loads the last models again. No VS Code imports, so all of
 // this is tested under Node.
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -9,7 +9,7 @@ import { isDawnNotice } from '../gpu/dawn-notices.js';
 import {
   EXIT_DEVICE_LOST, PROTOCOL_VERSION, isFinal, parseResponse,
   type ChatMessage, type DoneResponse, type ErrorCode, type ErrorResponse, type Generation, type LoadReport,
-  type LoadRequest, type ProbeReport, type Request, type Response, type ServerStats, type TokenResponse, type ContextChunk,
+  type LoadRequest, type ModelRole, type ProbeReport, type Request, type Response, type ServerStats, type TokenResponse, type ContextChunk,
 } from './protocol.js';
 
 export interface ClientOptions {
@@ -42,8 +42,8 @@ export interface ExitInfo {
 export interface ClientEvents {
   /** A process said hello (first start or restart). */
   ready: [pid: number];
-  progress: [loadedBytes: number, totalBytes: number];
-  /** A model finished loading (including the automatic reload after a restart). */
+  progress: [loadedBytes: number, totalBytes: number, role: ModelRole];
+  /** A model finished loading (including the automatic reload after a restart); report.role says for what. */
   loaded: [report: LoadReport];
   /** The process died unexpectedly. */
   exit: [info: ExitInfo];
@@ -100,7 +100,8 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
   private child?: ChildProcess;
   private childReady = false;
   private readonly pending = new Map<string, Pending>();
-  private lastLoad?: LoadOptions;
+  /** The model each role should have: loaded again after a restart. */
+  private readonly lastLoads = new Map<ModelRole, LoadOptions>();
   private ids = 0;
   private closing = false;
   private dead = false;
@@ -210,9 +211,11 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
     }
     this.childReady = true;
     child.send({ type: 'hello', version: PROTOCOL_VERSION });
-    // After a restart the model comes back first; requests queued meanwhile follow it.
-    const reloading = [...this.pending.values()].some((p) => p.msg.type === 'load');
-    if (this.lastLoad && !reloading) this.reload(this.lastLoad);
+    // After a restart the models come back first; requests queued meanwhile follow them.
+    for (const [role, opts] of this.lastLoads) {
+      const reloading = [...this.pending.values()].some((p) => (p.msg.type === 'load' || p.msg.type === 'unload') && (p.msg.role ?? 'complete') === role);
+      if (!reloading) this.reload(opts);
+    }
     for (const p of this.pending.values()) this.post(p);
     for (const w of this.readyWaiters.splice(0)) w.resolve();
     this.emit('ready', child.pid!);
@@ -301,22 +304,32 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
       this.add({
         msg, sent: false,
         onMessage: (r) => {
-          if (r.type === 'progress') this.emit('progress', r.loadedBytes, r.totalBytes);
+          if (r.type === 'progress') this.emit('progress', r.loadedBytes, r.totalBytes, msg.type === 'load' ? msg.role ?? 'complete' : 'complete');
           else if (r.type === 'error') reject(ServerError.from(r));
           else if (r.type === 'loaded') { this.emit('loaded', r.report); resolve(r.report as T); }
           else if (r.type === 'stats') resolve(r.stats as T);
           else if (r.type === 'probe') resolve(r.report as T);
           else if (r.type === 'bye') resolve(undefined as T);
+          else if (r.type === 'unloaded') resolve(r.freed as T);
         },
         abandon: reject,
       });
     });
   }
 
-  /** Loads a model (replacing any loaded one); it is loaded again automatically after a restart. */
+  /**
+   * Loads a model for its role (default 'complete'), replacing that role's model; it is loaded again
+   * automatically after a restart.
+   */
   load(opts: LoadOptions): Promise<LoadReport> {
-    this.lastLoad = { ...opts };
+    this.lastLoads.set(opts.role ?? 'complete', { ...opts });
     return this.request<LoadReport>({ type: 'load', id: this.nextId('load'), ...opts });
+  }
+
+  /** Frees the role's model (and its GPU memory); not reloaded after a restart. Resolves whether one was loaded. */
+  unload(role: ModelRole): Promise<boolean> {
+    this.lastLoads.delete(role);
+    return this.request<boolean>({ type: 'unload', id: this.nextId('unload'), role });
   }
 
   /** Checks that the process can run on the GPU and read back; rejects with 'gpu-unavailable' saying why not. */

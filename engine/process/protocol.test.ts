@@ -12,6 +12,8 @@ const requests: Request[] = [
   { type: 'hello', version: PROTOCOL_VERSION },
   { type: 'load', id: 'l1', model: '/models/qwen.gguf', backend: 'webgpu', nCtx: 4096 },
   { type: 'load', id: 'l2', model: 'C:\\models\\m.gguf', backend: 'reference', nCtx: 16, maxDeviceBytes: 8e9 },
+  { type: 'load', id: 'l3', model: '/models/chat.gguf', backend: 'webgpu', nCtx: 4096, role: 'chat' },
+  { type: 'unload', id: 'u1', role: 'chat' },
   { type: 'complete', id: 'c1', prefix: 'def f(x):\n    return ', suffix: '\n\nprint(f(2))\n', maxTokens: 64 },
   {
     type: 'complete', id: 'c2', prefix: 'é😀\u0000', suffix: '', fileName: 'src/a.ts', language: 'typescript', maxTokens: 1,
@@ -32,7 +34,7 @@ const requests: Request[] = [
 
 const timings = { promptTokens: 10, prefillTokens: 3, reusedTokens: 7, trimmedChars: 0, prefillMs: 1.5, ttftMs: 2.25, decodeTokens: 4, decodeTokPerS: 100, totalMs: 9 };
 const report = {
-  model: '/m.gguf', name: 'fixture', arch: 'qwen2', fileType: 'Q4_0', backend: 'reference' as const, device: 'cpu', nCtx: 2048, nSeq: 2,
+  model: '/m.gguf', role: 'complete' as const, name: 'fixture', arch: 'qwen2', fileType: 'Q4_0', backend: 'reference' as const, device: 'cpu', nCtx: 2048, nSeq: 2,
   nVocab: 151643, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2,
   fileBytes: 1e6, weightBytes: 9e5, kvBytes: 65536, scratchBytes: 0, loadMs: 12.5, fim: true, chat: false,
 };
@@ -40,7 +42,8 @@ const responses: Response[] = [
   { type: 'hello', version: PROTOCOL_VERSION, pid: 1234 },
   { type: 'progress', id: 'l1', loadedBytes: 10, totalBytes: 100 },
   { type: 'loaded', id: 'l1', report },
-  { type: 'loaded', id: 'l2', report: { ...report, chat: true, chatFallback: 'chatml' } },
+  { type: 'loaded', id: 'l2', report: { ...report, role: 'chat', chat: true, chatFallback: 'chatml' } },
+  { type: 'unloaded', id: 'u1', role: 'chat', freed: true },
   { type: 'token', id: 'c1', token: 151643, text: '' },
   { type: 'token', id: 'c1', token: 5, text: 'é' },
   { type: 'done', id: 'c1', reason: 'superseded', text: 'ab', timings },
@@ -50,8 +53,8 @@ const responses: Response[] = [
   { type: 'probe', id: 'p2', report: { node: 'v20.0.0', electron: '37.2.0', platform: 'darwin', arch: 'arm64', adapter: 'Apple M2', software: false, ms: 3 } },
   { type: 'error', id: 'h1', code: 'context-overflow', message: 'too long', needed: 5000, available: 4096 },
   { type: 'error', id: null, code: 'device-lost', message: 'lost' },
-  { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8 } },
-  { type: 'stats', id: 's2', stats: { pid: 1, uptimeMs: 5, model: null, slots: [], requests: 0, active: 0, prefillTokens: 0, reusedTokens: 0, rssBytes: 1e8 } },
+  { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, chatModel: { ...report, role: 'chat' }, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8 } },
+  { type: 'stats', id: 's2', stats: { pid: 1, uptimeMs: 5, model: null, chatModel: null, slots: [], requests: 0, active: 0, prefillTokens: 0, reusedTokens: 0, rssBytes: 1e8 } },
   { type: 'bye', id: 'x1' },
 ];
 
@@ -63,8 +66,8 @@ test('every response round-trips through JSON unchanged', () => {
   for (const r of responses) assert.deepEqual(parseResponse(trip(r)), r, r.type);
 });
 
-test('final messages are loaded, done, error, stats and bye', () => {
-  assert.deepEqual(responses.map(isFinal), [false, false, true, true, false, false, true, true, true, true, true, true, true, true, true, true]);
+test('final messages are loaded, unloaded, done, error, stats and bye', () => {
+  assert.deepEqual(responses.map(isFinal), [false, false, true, true, true, false, false, true, true, true, true, true, true, true, true, true, true]);
 });
 
 test('malformed requests are refused naming the field', () => {
@@ -88,6 +91,8 @@ test('malformed requests are refused naming the field', () => {
     [{ type: 'complete', prefix: '', suffix: '', maxTokens: 4 }, /field "id" must be a string/],
     [{ type: 'load', id: 'l', model: 'm', backend: 'cuda', nCtx: 128 }, /field "backend" must be one of webgpu, reference/],
     [{ type: 'load', id: 'l', model: 'm', backend: 'webgpu', nCtx: 1 << 30 }, /nCtx/],
+    [{ type: 'load', id: 'l', model: 'm', backend: 'webgpu', nCtx: 128, role: 'embed' }, /field "role" must be one of complete, chat/],
+    [{ type: 'unload', id: 'u' }, /unload request: field "role" must be one of complete, chat/],
     [{ type: 'chat', id: 'h', messages: [], maxTokens: 4 }, /field "messages" must be 1\.\./],
     [{ type: 'chat', id: 'h', messages: [{ role: 'tool', content: 'x' }], maxTokens: 4 }, /messages\[0\]: field "role"/],
   ];
@@ -98,5 +103,7 @@ test('malformed responses are refused', () => {
   assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'bored', text: '', timings }), /field "reason" must be one of/);
   assert.throws(() => parseResponse({ type: 'error', id: 'c', code: 'oops', message: '' }), /field "code"/);
   assert.throws(() => parseResponse({ type: 'token', id: 'c', token: -1, text: '' }), /field "token"/);
+  assert.throws(() => parseResponse({ type: 'unloaded', id: 'u', role: 'chat' }), /field "freed" must be a boolean/);
+  assert.throws(() => parseResponse({ type: 'loaded', id: 'l', report: { ...report, role: undefined } }), /load report: field "role"/);
   assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'eos', text: '', timings: { ...timings, prefillMs: 'x' } }), /timings: field "prefillMs"/);
 });

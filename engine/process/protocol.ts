@@ -7,7 +7,7 @@ import { defaultSampling, type Sampling } from '../model/sampler.js';
 export type { Sampling };
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
 export const EXIT_DEVICE_LOST = 75;
@@ -35,12 +35,23 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * What a loaded model serves. The process holds at most one model per role: the completion model
+ * (FIM requests; also chat and explain while no chat model is loaded) and an optional chat model.
+ */
+export type ModelRole = 'complete' | 'chat';
+export const MODEL_ROLES: readonly ModelRole[] = ['complete', 'chat'];
+
 export interface HelloRequest { type: 'hello'; version: number }
+/** Loads a model for `role` (default 'complete'), replacing (and first freeing) the one that role had. */
 export interface LoadRequest {
   type: 'load'; id: string; model: string; backend: BackendName; nCtx: number;
+  role?: ModelRole;
   /** Device memory the model may use (webgpu); over it the load fails with 'out-of-memory' before allocating. */
   maxDeviceBytes?: number;
 }
+/** Frees the model of `role` (its GPU memory with it); requests running on it end with 'unloaded'. */
+export interface UnloadRequest { type: 'unload'; id: string; role: ModelRole }
 /** Text from another file (or the clipboard) that goes before the document, under its own name. */
 export interface ContextChunk { name: string; text: string }
 /**
@@ -63,11 +74,13 @@ export interface CancelRequest { type: 'cancel'; id: string }
 export interface StatsRequest { type: 'stats'; id: string }
 export interface ShutdownRequest { type: 'shutdown'; id: string }
 
-export type Request = HelloRequest | LoadRequest | ProbeRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
+export type Request = HelloRequest | LoadRequest | UnloadRequest | ProbeRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
 export type GenerateRequest = CompleteRequest | ExplainRequest | ChatRequest;
 
 export interface LoadReport {
   model: string;
+  /** What the model was loaded for. */
+  role: ModelRole;
   name: string;
   arch: string;
   /** general.file_type as llama.cpp names it (Q4_0, Q8_0, Q4_K - Medium, ...), or the weights' type. */
@@ -142,8 +155,11 @@ export interface ProbeReport {
 export interface ServerStats {
   pid: number;
   uptimeMs: number;
+  /** The completion model. */
   model: LoadReport | null;
-  /** Tokens currently cached per slot. */
+  /** The separate chat model, when one is loaded. */
+  chatModel: LoadReport | null;
+  /** Tokens currently cached per slot in use ('complete', and 'chat' on whichever model serves chat). */
   slots: { name: string; tokens: number }[];
   requests: number;
   /** Requests received and not yet answered with their final message. */
@@ -156,6 +172,8 @@ export interface ServerStats {
 export interface HelloResponse { type: 'hello'; version: number; pid: number }
 export interface ProgressResponse { type: 'progress'; id: string; loadedBytes: number; totalBytes: number }
 export interface LoadedResponse { type: 'loaded'; id: string; report: LoadReport }
+/** `freed`: a model was loaded for the role (false: there was nothing to unload). */
+export interface UnloadedResponse { type: 'unloaded'; id: string; role: ModelRole; freed: boolean }
 /** `text` is what the token adds to the visible output; it may be '' (held back for UTF-8 or a possible stop string). */
 export interface TokenResponse { type: 'token'; id: string; token: number; text: string }
 /**
@@ -173,11 +191,11 @@ export interface StatsResponse { type: 'stats'; id: string; stats: ServerStats }
 export interface ProbeResponse { type: 'probe'; id: string; report: ProbeReport }
 export interface ByeResponse { type: 'bye'; id: string }
 
-export type Response = HelloResponse | ProgressResponse | LoadedResponse | ProbeResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
+export type Response = HelloResponse | ProgressResponse | LoadedResponse | UnloadedResponse | ProbeResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
 
 /** Whether `r` is the last message its request will get. */
 export function isFinal(r: Response): boolean {
-  return r.type === 'loaded' || r.type === 'probe' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
+  return r.type === 'loaded' || r.type === 'unloaded' || r.type === 'probe' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
 }
 
 export class ProtocolError extends Error {
@@ -310,9 +328,12 @@ export function parseRequest(m: unknown): Request {
       return { type: 'hello', version: f.int('version', 0, 2 ** 31) };
     case 'load': {
       const r: LoadRequest = { type: 'load', id: f.id(), model: f.str('model', 4096), backend: f.oneOf('backend', ['webgpu', 'reference'] as const), nCtx: f.int('nCtx', 16, LIMITS.nCtx) };
+      if (m.role !== undefined) r.role = f.oneOf('role', MODEL_ROLES);
       if (m.maxDeviceBytes !== undefined) r.maxDeviceBytes = f.num('maxDeviceBytes', 0);
       return r;
     }
+    case 'unload':
+      return { type: 'unload', id: f.id(), role: f.oneOf('role', MODEL_ROLES) };
     case 'probe':
       return { type: 'probe', id: f.id() };
     case 'complete': {
@@ -361,7 +382,7 @@ function report(o: Obj): LoadReport {
   const f = new Fields(o, 'load report');
   const n = (k: string) => f.num(k, 0);
   const r: LoadReport = {
-    model: f.str('model', 4096), name: f.str('name', 4096), arch: f.str('arch', 64), fileType: f.str('fileType', 64),
+    model: f.str('model', 4096), role: f.oneOf('role', MODEL_ROLES), name: f.str('name', 4096), arch: f.str('arch', 64), fileType: f.str('fileType', 64),
     backend: f.oneOf('backend', ['webgpu', 'reference'] as const), device: f.str('device', 4096),
     nCtx: n('nCtx'), nSeq: n('nSeq'), nVocab: n('nVocab'), nLayer: n('nLayer'), nEmbd: n('nEmbd'), nHead: n('nHead'), nHeadKv: n('nHeadKv'),
     fileBytes: n('fileBytes'), weightBytes: n('weightBytes'),
@@ -392,6 +413,11 @@ export function parseResponse(m: unknown): Response {
       return { type: 'progress', id: f.id(), loadedBytes: f.num('loadedBytes', 0), totalBytes: f.num('totalBytes', 0) };
     case 'loaded':
       return { type: 'loaded', id: f.id(), report: report(f.obj('report')) };
+    case 'unloaded': {
+      const freed = f.optBool('freed');
+      if (freed === undefined) throw new ProtocolError('unloaded response: field "freed" must be a boolean, got nothing');
+      return { type: 'unloaded', id: f.id(), role: f.oneOf('role', MODEL_ROLES), freed };
+    }
     case 'token':
       return { type: 'token', id: f.id(), token: f.int('token', 0, 2 ** 31), text: f.str('text') };
     case 'probe': {
@@ -429,6 +455,7 @@ export function parseResponse(m: unknown): Response {
         type: 'stats', id: f.id(),
         stats: {
           pid: sf.int('pid', 0, 2 ** 31), uptimeMs: sf.num('uptimeMs', 0), model: s.model === null ? null : report(sf.obj('model')),
+          chatModel: s.chatModel === null ? null : report(sf.obj('chatModel')),
           slots: s.slots.map((x: unknown, i: number) => {
             if (!isObj(x)) throw new ProtocolError(`stats: slots[${i}] must be an object`);
             const xf = new Fields(x, `stats slots[${i}]`);

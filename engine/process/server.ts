@@ -1,5 +1,8 @@
 // The inference process. The extension host forks it (engine/client.ts); it loads the model once
 // and answers completion, explain and chat requests over the IPC channel (engine/protocol.ts).
+// It holds a model per role: the completion model, which also serves chat and explain, and an
+// optional chat model that takes those over while it is loaded. Loading or unloading one role's
+// model waits for the requests running on it and frees it first; the other role's requests go on.
 // One forward runs at a time. Between forwards it yields to the event loop so new messages land:
 // a newer completion supersedes the running one at the next token boundary, a cancel stops its
 // request, and a completion that arrives during a chat runs first (the chat then resumes in its
@@ -20,7 +23,7 @@ import { Slot } from './slot.js';
 import {
   EXIT_DEVICE_LOST, GREEDY, PROTOCOL_VERSION, parseRequest,
   type ChatMessage, type DoneReason, type DoneResponse, type ErrorCode, type ErrorResponse, type GenerateRequest, type LoadReport,
-  type LoadRequest, type ProbeReport, type Response, type ServerStats, type Timings,
+  type LoadRequest, type ModelRole, type ProbeReport, type Response, type ServerStats, type Timings,
 } from './protocol.js';
 
 /** Prompt tokens per forward while prefilling; between chunks the server checks for newer requests. */
@@ -36,7 +39,12 @@ interface Model {
   /** Absent when the file's template does not parse; chatError says why. */
   chat?: Chat;
   chatError?: string;
-  slots: { complete: Slot; chat: Slot };
+  /** A chat model has no completion slot. */
+  slots: { complete?: Slot; chat: Slot };
+  /** Jobs running on it (a chat paused at a token boundary while a completion runs counts too). */
+  busy: number;
+  /** Called once busy drops to 0. */
+  settled: (() => void)[];
 }
 
 /** The chat template, and where its answers end besides the vocabulary's end-of-generation tokens. */
@@ -93,6 +101,8 @@ class StopFilter {
 class Job {
   final = false;
   started = false;
+  /** The model it runs on, once started. */
+  model?: Model;
   /** Set from outside: the job ends at its next token boundary with this reason or error. */
   stop?: DoneReason | RequestError;
   text = '';
@@ -159,10 +169,11 @@ function loadError(id: string, e: unknown): ErrorResponse {
 }
 
 class InferenceServer {
-  private model?: Model;
+  private models: Partial<Record<ModelRole, Model>> = {};
+  /** Loads and unloads run one at a time, in the order received. */
   private loads: Promise<void> = Promise.resolve();
-  /** Load requests received and not yet finished; requests wait for them. */
-  private loading = 0;
+  /** Loads and unloads received and not yet finished, per role; requests for that role wait for them. */
+  private readonly changing = new Map<ModelRole, number>();
   private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private shuttingDown = false;
@@ -208,10 +219,13 @@ class InferenceServer {
     }
     switch (req.type) {
       case 'load':
+      case 'unload': {
         this.active.add(req.id);
-        this.loading++;
-        this.loads = this.loads.then(() => this.load(req));
+        const role = req.role ?? 'complete';
+        this.changing.set(role, (this.changing.get(role) ?? 0) + 1);
+        this.loads = this.loads.then(() => (req.type === 'load' ? this.load(req, role) : this.unload(req.id, role)));
         return;
+      }
       case 'stats':
         this.send({ type: 'stats', id: req.id, stats: this.stats() });
         return;
@@ -228,11 +242,27 @@ class InferenceServer {
     }
   }
 
+  /** The role whose model a job runs on: chat and explain on the chat model while one is loaded or loading. */
+  private roleFor(job: Job): ModelRole {
+    if (job.req.type === 'complete') return 'complete';
+    return this.models.chat || this.changing.has('chat') ? 'chat' : 'complete';
+  }
+
+  /** The job's model is being loaded or unloaded: it waits. */
+  private blocked(job: Job): boolean {
+    return this.changing.has(this.roleFor(job));
+  }
+
+  private notLoaded(): RequestError {
+    return new RequestError('not-loaded', 'no model is loaded: send a load request first');
+  }
+
   private admit(job: Job): void {
     this.active.add(job.req.id);
     this.totals.requests++;
-    if (!this.model && !this.loading) {
-      this.fail(job, new RequestError('not-loaded', 'no model is loaded: send a load request first'));
+    const role = this.roleFor(job);
+    if (!this.models[role] && !this.changing.has(role)) {
+      this.fail(job, this.notLoaded());
       return;
     }
     if (job.req.type === 'complete') {
@@ -292,12 +322,12 @@ class InferenceServer {
   }
 
   private async pump(): Promise<void> {
-    if (this.pumping || !this.model || this.loading > 0 || this.lost) return;
+    if (this.pumping || this.lost) return;
     this.pumping = true;
     try {
       for (;;) {
-        const job = this.completion ?? this.chats[0];
-        if (!job || this.loading > 0) break;
+        const job = [this.completion, ...this.chats].find((j): j is Job => j !== undefined && !this.blocked(j));
+        if (!job) break;
         await this.run(job);
       }
     } finally {
@@ -312,8 +342,16 @@ class InferenceServer {
 
   private async run(job: Job): Promise<void> {
     job.started = true;
+    const m = this.models[this.roleFor(job)];
+    job.model = m;
     try {
-      await this.generate(job, this.model!);
+      if (!m) throw this.notLoaded();
+      m.busy++;
+      try {
+        await this.generate(job, m);
+      } finally {
+        if (--m.busy === 0) for (const w of m.settled.splice(0)) w();
+      }
     } catch (e) {
       if (e instanceof RequestError) {
         this.fail(job, e);
@@ -329,7 +367,6 @@ class InferenceServer {
       } else {
         this.fail(job, new RequestError('internal', (e as Error)?.stack ?? String(e)));
         // The slot's cache contents are unknown after a failed forward.
-        const m = this.model;
         if (m) for (const s of Object.values(m.slots)) s.clear();
       }
     } finally {
@@ -341,7 +378,7 @@ class InferenceServer {
   private async boundary(job: Job): Promise<DoneReason | RequestError | undefined> {
     await new Promise((r) => setImmediate(r));
     if (job.req.type !== 'complete') {
-      while (this.completion && !job.stop) await this.run(this.completion);
+      while (this.completion && !job.stop && !this.blocked(this.completion)) await this.run(this.completion);
     }
     if (job.stop) return job.stop;
     if (performance.now() > job.deadline) return 'time';
@@ -357,6 +394,7 @@ class InferenceServer {
       const budget = nCtx - Math.min(req.maxTokens, Math.floor(nCtx / 2));
       const p = m.fim.build({ prefix: req.prefix, suffix: req.suffix, fileName: req.fileName, context: req.context, repoName: req.repoName }, budget);
       job.timings.trimmedChars = p.trimmedChars;
+      if (!m.slots.complete) throw new RequestError('internal', `${m.report.model} was loaded for chat only: it has no completion slot`);
       return { tokens: p.tokens, slot: m.slots.complete };
     }
     if (!m.chat) throw new RequestError('no-chat-template', `${m.chatError}: it cannot chat or explain`);
@@ -525,15 +563,43 @@ class InferenceServer {
     }
   }
 
-  private async load(req: LoadRequest): Promise<void> {
+  /** Frees the role's model once the jobs running on it have stopped (they end with `why`); false when there was none. */
+  private async free(role: ModelRole, why: string): Promise<boolean> {
+    const m = this.models[role];
+    if (!m) return false;
+    const err = new RequestError('unloaded', why);
+    for (const j of this.jobs()) if (j.started && j.model === m) this.interrupt(j, err);
+    if (m.busy > 0) await new Promise<void>((r) => m.settled.push(r));
+    delete this.models[role];
+    m.backend.dispose();
+    return true;
+  }
+
+  /** The role's load or unload is over: its requests run again; those left without any model fail with `err`. */
+  private changed(role: ModelRole, err?: RequestError): void {
+    const n = (this.changing.get(role) ?? 1) - 1;
+    if (n > 0) this.changing.set(role, n);
+    else this.changing.delete(role);
+    if (err) {
+      for (const j of this.jobs()) if (!j.started && !this.blocked(j) && !this.models[this.roleFor(j)]) this.interrupt(j, err);
+    }
+    void this.pump();
+  }
+
+  private async unload(id: string, role: ModelRole): Promise<void> {
     try {
-      if (this.model) {
-        const err = new RequestError('unloaded', `the model was unloaded to load ${req.model}`);
-        for (const j of this.jobs()) if (j.started) this.interrupt(j, err);
-        await this.idle();
-        this.model.backend.dispose();
-        this.model = undefined;
-      }
+      const freed = await this.free(role, `the ${role === 'chat' ? 'chat' : 'completion'} model was unloaded`);
+      this.active.delete(id);
+      this.send({ type: 'unloaded', id, role, freed });
+    } finally {
+      this.changed(role, this.notLoaded());
+    }
+  }
+
+  private async load(req: LoadRequest, role: ModelRole): Promise<void> {
+    let failed: RequestError | undefined;
+    try {
+      await this.free(role, `the model was unloaded to load ${req.model}`);
       const t0 = performance.now();
       const g = readGGUF(req.model);
       const tokenizer = Tokenizer.fromGGUF(g);
@@ -544,7 +610,8 @@ class InferenceServer {
         lastSent = loadedBytes;
         this.send({ type: 'progress', id: req.id, loadedBytes, totalBytes });
       };
-      const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
+      // The completion model keeps a second sequence for chat, used while no chat model is loaded.
+      const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: role === 'chat' ? 1 : 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
       const { pre, suf, mid, sep } = tokenizer.fim;
       const fim = pre !== undefined && suf !== undefined && mid !== undefined
         ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep, repo: tokenizer.fim.rep })
@@ -566,24 +633,23 @@ class InferenceServer {
       const st = backend.stats();
       const c = backend.config;
       const report: LoadReport = {
-        model: req.model, name: c.name, arch: c.arch, fileType: fileType(g), backend: backend.name, device: st.device, nCtx: backend.nCtx, nSeq: backend.nSeq,
+        model: req.model, role, name: c.name, arch: c.arch, fileType: fileType(g), backend: backend.name, device: st.device, nCtx: backend.nCtx, nSeq: backend.nSeq,
         nVocab: c.nVocab, nLayer: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, nHeadKv: c.nHeadKv, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
         loadMs: performance.now() - t0, fim: fim !== undefined, chat: chat !== undefined,
       };
       if (chatFallback !== undefined) report.chatFallback = chatFallback;
-      this.model = { report, backend, tokenizer, fim, chat, chatError, slots: { complete: new Slot('complete', 0), chat: new Slot('chat', 1) } };
+      const slots = role === 'chat' ? { chat: new Slot('chat', 0) } : { complete: new Slot('complete', 0), chat: new Slot('chat', 1) };
+      this.models[role] = { report, backend, tokenizer, fim, chat, chatError, slots, busy: 0, settled: [] };
       this.active.delete(req.id);
       this.send({ type: 'loaded', id: req.id, report });
     } catch (e) {
       this.active.delete(req.id);
       const r = loadError(req.id, e);
       this.send(r);
-      const err = new RequestError('not-loaded', `the model failed to load: ${r.message}`);
-      for (const j of this.jobs()) this.interrupt(j, err);
+      failed = new RequestError('not-loaded', `the model failed to load: ${r.message}`);
       if (r.code === 'device-lost') this.exit(EXIT_DEVICE_LOST);
     } finally {
-      this.loading--;
-      void this.pump();
+      this.changed(role, failed);
     }
   }
 
@@ -592,20 +658,22 @@ class InferenceServer {
     for (const j of this.jobs()) this.interrupt(j, 'cancelled');
     await this.loads;
     await this.idle();
-    this.model?.backend.dispose();
-    this.model = undefined;
+    for (const m of Object.values(this.models)) m.backend.dispose();
+    this.models = {};
     this.active.delete(id);
     this.send({ type: 'bye', id });
     this.exit(0);
   }
 
   stats(): ServerStats {
-    const m = this.model;
+    const { complete, chat } = this.models;
+    const slots = [complete?.slots.complete, (chat ?? complete)?.slots.chat].filter((s): s is Slot => s !== undefined);
     return {
       pid: process.pid,
       uptimeMs: performance.now() - this.started,
-      model: m ? m.report : null,
-      slots: m ? Object.values(m.slots).map((s) => ({ name: s.name, tokens: s.length })) : [],
+      model: complete?.report ?? null,
+      chatModel: chat?.report ?? null,
+      slots: slots.map((s) => ({ name: s.name, tokens: s.length })),
       requests: this.totals.requests,
       active: this.active.size,
       prefillTokens: this.totals.prefillTokens,

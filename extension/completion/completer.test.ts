@@ -48,7 +48,7 @@ async function serverRequests(): Promise<number> {
 
 before(async () => {
   host = new EngineHost({ serverPath: await serverBundle(), bundledDir: '/nonexistent', client: { restartDelayMs: 50 } });
-  await host.configure({ modelPath: tinyModel(), nodePath: '', contextSize: 1024 });
+  await host.configure({ modelPath: tinyModel(), chatModelPath: '', nodePath: '', contextSize: 1024, idleUnloadMinutes: 0 });
   assert.equal(host.state.kind, 'ready', JSON.stringify(host.state));
   completer = new Completer(() => config, () => host.ready, ring);
   completer.on('request', (r) => requests.push(r));

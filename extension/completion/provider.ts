@@ -80,9 +80,9 @@ export class HearthProvider implements vscode.InlineCompletionItemProvider {
   ): Promise<vscode.InlineCompletionList | undefined> {
     const call = this.nextCall;
     this.nextCall = undefined;
-    if (!this.ready()) return undefined;
     const req = this.request(document, position);
-    if (!req) return undefined;
+    // Asked only where Hearth completes: asking counts as use of the model (and wakes it after an idle unload).
+    if (!req || !this.ready()) return undefined;
     // The suggest widget's selected entry: complete as if it were inserted, over its range.
     const sel = context.selectedCompletionInfo;
     let replace = new vscode.Range(new vscode.Position(position.line, 0), position);
