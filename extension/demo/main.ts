@@ -52,7 +52,10 @@ function installCodeServer(): { node: string; entry: string } {
     if (missing.length) throw new DemoError(`code-server's native modules build against headers that are missing (${missing.join(', ')}): install libkrb5-dev libxkbfile-dev libsecret-1-dev build-essential python3 pkg-config (bash .ci/setup-system does)`);
   }
   say(`installing Node ${NODE_VERSION} and code-server ${CODE_SERVER_VERSION} from npm into ${e2e} (once; a few minutes)`);
-  const run = (args: string[], env: NodeJS.ProcessEnv = process.env) => {
+  // Under `npm run demo` the outer npm's user agent (naming the Node it runs on) would reach these
+  // installs as config, and code-server's postinstall reads the Node version from it.
+  const { npm_config_user_agent: _outer, ...outer } = process.env;
+  const run = (args: string[], env: NodeJS.ProcessEnv = outer) => {
     const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...args], { stdio: ['ignore', 'inherit', 'inherit'], env });
     if (r.status !== 0) throw new DemoError(`npm install ${args.at(-1)} failed (${r.status ?? r.signal})`);
   };
@@ -61,7 +64,7 @@ function installCodeServer(): { node: string; entry: string } {
   if (!node) throw new DemoError(`npm's node@${NODE_VERSION} left no node binary under ${join(e2e, 'node24')}`);
   const bin = join(node, '..');
   // npm runs under Node 24 (first on PATH) so code-server's postinstall accepts it; native modules build against its headers.
-  run(['--prefix', join(e2e, 'code-server'), `code-server@${CODE_SERVER_VERSION}`], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, npm_config_nodedir: join(bin, '..') });
+  run(['--prefix', join(e2e, 'code-server'), `code-server@${CODE_SERVER_VERSION}`], { ...outer, PATH: `${bin}:${process.env.PATH ?? ''}`, npm_config_nodedir: join(bin, '..') });
   if (!existsSync(codeServerEntry())) throw new DemoError(`code-server is missing at ${codeServerEntry()} after npm install`);
   writeFileSync(stamp, '');
   return { node, entry: codeServerEntry() };

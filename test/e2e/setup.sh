@@ -6,6 +6,9 @@
 # modules) come from .ci/setup-system. Prints nothing when already installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Run from `npm test`, the outer npm's user agent (naming its Node 20) reaches the inner installs as
+# config, and code-server's postinstall reads the Node version from it: each npm says its own.
+unset npm_config_user_agent
 NODE_VERSION=24.21.0
 CODE_SERVER_VERSION=4.139.1
 root=.cache/e2e
