@@ -63,14 +63,12 @@ export interface EditorOptions {
   name: string;
   /** Workspace files, relative path -> content. */
   files?: Record<string, string>;
-  /** User settings, over QUIET_SETTINGS. */
+  /** Settings over QUIET_SETTINGS (see writeSettings). */
   settings?: Record<string, unknown>;
   /** VSIX files installed before start, as `code-server --install-extension` does. */
   vsix?: string[];
   /** Unpacked extension folders (package.json at their root), copied into the extensions directory. */
   extensionFolders?: string[];
-  /** Extra environment of code-server and so of the extension host. */
-  env?: Record<string, string>;
 }
 
 /** One test event of the extension (HEARTH_TEST_LOG, one JSON object a line). */
@@ -94,7 +92,7 @@ export class Editor {
   private readonly home: string;
   private readonly killOnExit = () => this.killGroup('SIGKILL');
 
-  private constructor(private readonly opts: EditorOptions) {
+  private constructor(opts: EditorOptions) {
     this.tmp = mkdtempSync(join(tmpdir(), `hearth-e2e-${opts.name}-`));
     this.workspace = join(this.tmp, 'workspace');
     this.userData = join(this.tmp, 'user-data');
@@ -156,7 +154,7 @@ export class Editor {
       MESA_SHADER_CACHE_DIR: process.env.MESA_SHADER_CACHE_DIR ?? join(e2eCache, 'mesa-shader-cache'),
       // No extension gallery: nothing is looked up or updated online.
       EXTENSIONS_GALLERY: '{}',
-      HEARTH_TEST_HOOKS: '1', HEARTH_TEST_LOG: this.testLog, ...this.opts.env,
+      HEARTH_TEST_HOOKS: '1', HEARTH_TEST_LOG: this.testLog,
     };
   }
 
@@ -227,19 +225,13 @@ export class Editor {
     await this.waitFor(() => this.page.evaluate(dom.editorFocused, name), `the editor of ${rel} with focus`, 60_000);
   }
 
-  /**
-   * Types text one key at a time with a typist's pauses (delayMs on average, +-50%, from a fixed
-   * sequence so runs are comparable). `onKey` runs after each key, for tests that watch the editor
-   * while typing.
-   */
-  async type(text: string, { delayMs = 90, onKey }: { delayMs?: number; onKey?: (typed: string) => Promise<void> } = {}): Promise<void> {
+  /** Types text one key at a time with a typist's pauses (delayMs on average, +-50%, from a fixed sequence so runs compare). */
+  async type(text: string, { delayMs = 90 }: { delayMs?: number } = {}): Promise<void> {
     let seed = 12345;
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i];
+    for (const ch of text) {
       if (ch === '\n') await this.page.keyboard.press('Enter');
       else await this.page.keyboard.type(ch);
-      await onKey?.(text.slice(0, i + 1));
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
       await sleep(delayMs * (0.5 + seed / 0x7fffffff));
     }
   }
