@@ -26,13 +26,16 @@ const tests = noTests ? [] : only.length ? only : ['engine', 'kernels', 'test', 
 const entries = {};
 for (const t of tests) entries['test/' + t.replace(/\.test\.ts$/, '').replace(/[\\/]/g, '_') + '.test'] = t;
 if (!only.length) {
-  const apps = [['hearth', 'engine/cli/cli.ts'], ['server', 'engine/process/server.ts'], ...(noTests ? [] : [['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts'], ['bench-editor', 'test/e2e/latency.ts']])];
+  const apps = [['hearth', 'engine/cli/cli.ts'], ...(noTests ? [] : [['bench', 'test/bench.ts'], ['bench-llama', 'test/bench-llama.ts'], ['bench-editor', 'test/e2e/latency.ts']])];
   for (const [out, src] of apps) if (existsSync(src)) entries[out] = src;
 }
 await build({ ...common, entryPoints: entries, outdir: 'dist', outExtension: { '.js': '.js' }, splitting: false });
+// The inference process ships inside the VSIX without node_modules: every JS dependency is bundled
+// in, only webgpu (its native dawn.node, staged per platform by extension/package.mjs) stays outside.
+if (!only.length) await build({ ...common, packages: undefined, external: ['webgpu'], entryPoints: { server: 'engine/process/server.ts' }, outdir: 'dist' });
 if (!only.length && existsSync('extension/extension.ts')) {
   // VS Code loads extensions as CommonJS.
-  await build({ ...common, banner: undefined, format: 'cjs', entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, external: ['vscode'] });
+  await build({ ...common, banner: undefined, format: 'cjs', packages: undefined, entryPoints: { extension: 'extension/extension.ts' }, outdir: 'dist', outExtension: { '.js': '.cjs' }, external: ['vscode', 'webgpu'] });
 }
 // The chat webview's script, for the browser.
 await build({ ...common, banner: undefined, platform: 'browser', format: 'iife', packages: undefined, target: 'chrome120', minify: true, sourcemap: false, entryPoints: { chat: 'media/chat/main.ts' }, outdir: 'dist' });
