@@ -6,7 +6,7 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.deepEqual(readConfig(() => undefined), { config: DEFAULTS, problems: [] });
   const values: Record<string, unknown> = {
     modelPath: ' /m/q.gguf ', contextSize: 4096, 'completion.maxTokens': 64, 'completion.maxLines': 3.5, 'completion.debounceMs': -1,
-    enable: { '*': true, markdown: false, python: 'yes' },
+    'completion.speculative': 'no', enable: { '*': true, markdown: false, python: 'yes' },
   };
   const { config, problems } = readConfig((k) => values[k]);
   assert.equal(config.modelPath, '/m/q.gguf');
@@ -14,12 +14,19 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.equal(config.maxTokens, 64);
   assert.equal(config.maxLines, DEFAULTS.maxLines);
   assert.equal(config.debounceMs, DEFAULTS.debounceMs);
+  assert.equal(config.speculative, true);
   assert.deepEqual(config.enable, { '*': true, markdown: false });
   assert.deepEqual(problems, [
     'hearth.completion.maxLines must be an integer in 1..200, got 3.5; using 10',
     'hearth.completion.debounceMs must be an integer in 0..5000, got -1; using 40',
+    'hearth.completion.speculative must be true or false, got "no"; using true',
     'hearth.enable["python"] must be true or false, got "yes"',
   ]);
+});
+
+test('speculative decoding: on unless turned off', () => {
+  assert.equal(readConfig(() => undefined).config.speculative, true);
+  assert.equal(readConfig((k) => (k === 'completion.speculative' ? false : undefined)).config.speculative, false);
 });
 
 test('per-language enable: its own entry, else "*"', () => {

@@ -10,6 +10,8 @@ export interface HearthConfig {
   maxLines: number;
   debounceMs: number;
   timeBudgetMs: number;
+  /** Speculative decoding with drafts from the prompt itself (same suggestions, fewer model steps); off: plain decoding. */
+  speculative: boolean;
   /** Language id -> on/off; "*" is the default for languages not listed. */
   enable: Record<string, boolean>;
 }
@@ -22,6 +24,7 @@ export const DEFAULTS: HearthConfig = {
   maxLines: 10,
   debounceMs: 40,
   timeBudgetMs: 500,
+  speculative: true,
   enable: { '*': true },
 };
 
@@ -42,6 +45,7 @@ export const KEYS: Record<keyof HearthConfig, string> = {
   maxLines: 'completion.maxLines',
   debounceMs: 'completion.debounceMs',
   timeBudgetMs: 'completion.timeBudgetMs',
+  speculative: 'completion.speculative',
   enable: 'enable',
 };
 
@@ -67,6 +71,15 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
     }
     return v;
   };
+  const bool = (k: 'speculative'): boolean => {
+    const v = get(KEYS[k]);
+    if (v === undefined || v === null) return DEFAULTS[k];
+    if (typeof v !== 'boolean') {
+      problems.push(`hearth.${KEYS[k]} must be true or false, got ${JSON.stringify(v)}; using ${DEFAULTS[k]}`);
+      return DEFAULTS[k];
+    }
+    return v;
+  };
   const enable = (): Record<string, boolean> => {
     const v = get(KEYS.enable);
     if (v === undefined || v === null) return { ...DEFAULTS.enable };
@@ -84,7 +97,7 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
   return {
     config: {
       modelPath: str('modelPath'), nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
-      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), enable: enable(),
+      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), speculative: bool('speculative'), enable: enable(),
     },
     problems,
   };

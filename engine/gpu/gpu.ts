@@ -281,9 +281,13 @@ export class Gpu {
 
 /** A pipeline with its bind group, recorded into a compute pass with a workgroup count. */
 export class Dispatch {
+  /** Dispatches recorded by this process (what a step's host cost is counted in). */
+  static recorded = 0;
+
   constructor(readonly pipeline: GPUComputePipeline, readonly bindGroup: GPUBindGroup) {}
 
   record(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
+    Dispatch.recorded++;
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);
