@@ -207,8 +207,10 @@ for (const type of INT8_TYPES) {
     await check({ type, rows: 37, cols, n: 1, kernels: int8Path, split: true, bias: true, int8: true });
     await check({ type, rows: 13, cols, n: 1, kernels: int8Path, raw: true, int8: true });
   });
-  test(`int8 layout: matmul ${name}, split weight, 3 and 17 tokens, at 1031 x 512 x 67 tokens`, async () => {
+  test(`int8 layout: matmul ${name}, split weight, 3, 9 and 17 tokens, at 1031 x 512 x 67 tokens`, async () => {
+    // One shape per range of token counts (1, 2..4, 5..16, more).
     await check({ type, rows: 37, cols, n: 3, kernels: int8Path, split: true, bias: true, int8: true });
+    await check({ type, rows: 37, cols, n: 9, kernels: int8Path, bias: true, int8: true });
     await check({ type, rows: 37, cols, n: 17, kernels: int8Path, split: true, raw: true, int8: true });
     await check({ type, rows: 1031, cols: 512, n: 67, kernels: int8Path, raw: true, int8: true });
   });

@@ -19,7 +19,15 @@ export interface BenchResult {
   steps: number;
   draft_tokens: number;
   draft_accepted: number;
+  /**
+   * Milliseconds of a verification step (Backend.forwardGreedyAll) by its token count, after the
+   * prompt (median of 3): what checking a draft costs against a one-token step. Absent where the
+   * backend has none (maxVerifyTokens 0).
+   */
+  verify_step_ms?: Record<string, number>;
 }
+
+const VERIFY_SIZES = [1, 2, 4, 8, 16];
 
 const WARM = 1000;
 
@@ -47,6 +55,20 @@ export async function runBench(backend: Backend, nPrompt: number, nGen: number, 
   }
   const decodeMs = performance.now() - t;
 
+  let verify: Record<string, number> | undefined;
+  if (backend.maxVerifyTokens > 0) {
+    verify = {};
+    for (const n of VERIFY_SIZES.filter((n) => n <= backend.maxVerifyTokens && nPrompt + n <= backend.nCtx)) {
+      const ms: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        await backend.forwardGreedyAll(0, benchTokens(n, 5 + r), nPrompt);
+        ms.push(performance.now() - t0);
+      }
+      verify[n] = +ms.sort((a, b) => a - b)[1].toFixed(2);
+    }
+  }
+
   let warm = 0;
   if (backend.nCtx > WARM) {
     await backend.forwardGreedy(0, benchTokens(WARM, 2), 0);
@@ -57,6 +79,7 @@ export async function runBench(backend: Backend, nPrompt: number, nGen: number, 
   return {
     prefill_tok_s: nPrompt / (prefillMs / 1000), decode_tok_s: nGen / (decodeMs / 1000), warm_ttft_ms: warm,
     steps: steps.steps, draft_tokens: steps.drafted, draft_accepted: steps.accepted,
+    ...(verify && { verify_step_ms: verify }),
   };
 }
 

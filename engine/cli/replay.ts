@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { InferenceClient } from '../process/client.js';
 import type { BackendName } from '../model/backend.js';
 import type { CompleteOptions } from '../process/client.js';
-import type { DoneResponse, ErrorResponse } from '../process/protocol.js';
+import type { DoneResponse, ErrorResponse, LoadReport } from '../process/protocol.js';
 
 export interface ReplayOptions {
   model: string;
@@ -171,17 +171,31 @@ async function speculationPasses(client: InferenceClient, text: string, o: Repla
   return { speculate, typing: stats(runs.typing), accepting: stats(runs.accepting), mismatches };
 }
 
-/** Runs the replay with and without cache reuse (one process, one load); prints a summary and a ReplayResult as the JSON last line. */
-export async function runReplay(o: ReplayOptions): Promise<void> {
-  const write = o.write ?? ((l: string) => process.stdout.write(l + '\n'));
-  const chars = Array.from(o.source).slice(0, o.limit ?? Infinity);
-  if (!chars.length) throw new Error('replay: the source file is empty');
+/** Starts the inference process, loads the model (which must have FIM tokens), runs `f`, and closes it. */
+async function withServer<T>(o: ReplayOptions, f: (client: InferenceClient, report: LoadReport) => Promise<T>): Promise<T> {
   const client = new InferenceClient({ serverPath: o.serverPath ?? fileURLToPath(new URL('./server.js', import.meta.url)) });
   client.on('log', (l) => process.stderr.write(`[server] ${l}\n`));
   try {
     await client.start();
     const report = await client.load({ model: o.model, backend: o.backend, nCtx: o.nCtx ?? 2048 });
     if (!report.fim) throw new Error(`replay: ${o.model} has no fill-in-the-middle tokens`);
+    return await f(client, report);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Only the speculation passes over o.source (what `npm run bench` runs on files of this repository). */
+export function runSpeculationReplay(o: ReplayOptions): Promise<SpeculationReplay> {
+  return withServer(o, (client) => speculationPasses(client, o.source, o, o.speculate ?? 8));
+}
+
+/** Runs the replay with and without cache reuse, then the speculation passes (one process, one load); prints a summary and a ReplayResult as the JSON last line. */
+export async function runReplay(o: ReplayOptions): Promise<void> {
+  const write = o.write ?? ((l: string) => process.stdout.write(l + '\n'));
+  const chars = Array.from(o.source).slice(0, o.limit ?? Infinity);
+  if (!chars.length) throw new Error('replay: the source file is empty');
+  await withServer(o, async (client, report) => {
     const reuse = round(await pass(client, chars, o, true));
     const noReuse = round(await pass(client, chars, o, false));
     const result: ReplayResult = { ...reuse, no_reuse: noReuse };
@@ -192,18 +206,19 @@ export async function runReplay(o: ReplayOptions): Promise<void> {
       for (const [label, s] of [['reuse', reuse], ['no reuse', noReuse]] as const) {
         write(`  ${label.padEnd(8)}  ttft p50 ${s.ttft_p50_ms.toFixed(2)} ms  p95 ${s.ttft_p95_ms.toFixed(2)} ms | prefill p50 ${s.prefill_tokens_p50}  p95 ${s.prefill_tokens_p95}  total ${s.prefill_tokens_total} tokens`);
       }
-      const sp = result.speculation;
-      if (sp) {
-        write(`completions to their end, speculate ${sp.speculate} against 0 (means per completion; ${sp.mismatches} texts differed):`);
-        for (const [label, r] of [['typing', sp.typing], ['accepting', sp.accepting]] as const) {
-          for (const [which, s] of [['on', r.on], ['off', r.off]] as const) {
-            write(`  ${label.padEnd(9)} ${which.padEnd(3)}  ${s.completions} completions  ${s.tokens.toFixed(1)} tokens in ${s.steps.toFixed(1)} steps  kept ${s.accepted_per_step.toFixed(2)} of ${s.drafted_per_step.toFixed(2)} draft tokens per step  wall ${s.wall_ms.toFixed(1)} ms  decode ${s.decode_ms.toFixed(1)} ms`);
-          }
-        }
-      }
+      if (result.speculation) for (const l of speculationLines(result.speculation)) write(l);
     }
     write(JSON.stringify(result));
-  } finally {
-    await client.close();
+  });
+}
+
+/** The speculation passes as `hearth replay` prints them. */
+export function speculationLines(sp: SpeculationReplay): string[] {
+  const lines = [`completions to their end, speculate ${sp.speculate} against 0 (means per completion; ${sp.mismatches} texts differed):`];
+  for (const [label, r] of [['typing', sp.typing], ['accepting', sp.accepting]] as const) {
+    for (const [which, s] of [['on', r.on], ['off', r.off]] as const) {
+      lines.push(`  ${label.padEnd(9)} ${which.padEnd(3)}  ${s.completions} completions  ${s.tokens.toFixed(1)} tokens in ${s.steps.toFixed(1)} steps  kept ${s.accepted_per_step.toFixed(2)} of ${s.drafted_per_step.toFixed(2)} draft tokens per step  wall ${s.wall_ms.toFixed(1)} ms  decode ${s.decode_ms.toFixed(1)} ms`);
+    }
   }
+  return lines;
 }

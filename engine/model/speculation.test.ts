@@ -12,26 +12,30 @@ import { tinyModel } from '../../test/support/inference-fixtures.js';
 test('a draft is what followed the latest earlier occurrence of the longest matching n-gram', () => {
   // ... 1 2 3 [4 5] ... 9 1 2 3 [6 7] ... 1 2 3: the latest "1 2 3" was followed by 6 7.
   const t = [1, 2, 3, 4, 5, 0, 9, 1, 2, 3, 6, 7, 8, 1, 2, 3];
-  assert.deepEqual(lookupDraft(t, 3), { tokens: [6, 7, 8], ngram: 3 });
-  assert.deepEqual(lookupDraft(t, 1), { tokens: [6], ngram: 3 });
+  assert.deepEqual(lookupDraft(t, 3), { tokens: [6, 7, 8], match: 3 });
+  assert.deepEqual(lookupDraft(t, 1), { tokens: [6], match: 3 });
   // A longer match wins over a later shorter one: "5 0" occurs once, "0" later too.
-  assert.deepEqual(lookupDraft([4, 5, 0, 7, 0, 8, 5, 0], 2), { tokens: [7, 0], ngram: 2 });
+  assert.deepEqual(lookupDraft([4, 5, 0, 7, 0, 8, 5, 0], 2), { tokens: [7, 0], match: 2 });
   // Only an n-gram of one token matches.
-  assert.deepEqual(lookupDraft([9, 3, 8, 3], 4), { tokens: [8, 3, 8, 3], ngram: 1 });
-  // At most NGRAM_MAX tokens are matched: the 5-gram's own continuation is not preferred over the latest 4-gram's.
+  assert.deepEqual(lookupDraft([9, 3, 8, 3], 4), { tokens: [8, 3, 8, 3], match: 1 });
+  // At most NGRAM_MAX tokens are looked up: the latest 4-gram wins over an earlier 5-gram.
   const five = [1, 2, 3, 4, 5, 60, 2, 3, 4, 5, 70, 1, 2, 3, 4, 5];
   assert.equal(NGRAM_MAX, 4);
-  assert.deepEqual(lookupDraft(five, 1), { tokens: [70], ngram: 4 });
+  assert.deepEqual(lookupDraft(five, 1), { tokens: [70], match: 4 });
+  // The match is followed back past the n-gram (up to 32 tokens): a repeated line matches whole.
+  const line = Array.from({ length: 40 }, (_, i) => 100 + i);
+  assert.deepEqual(lookupDraft([...line, ...line.slice(0, 10)], 2), { tokens: [110, 111], match: 10 });
+  assert.deepEqual(lookupDraft([...line, 7, ...line], 1), { tokens: [7], match: 32 });
 });
 
 test('a draft that runs into the end goes on with itself, and none is found without a match', () => {
-  // "a b c a b c a b": the latest "b c a b"... continues "c a b", then repeats.
-  assert.deepEqual(lookupDraft([1, 2, 3, 1, 2, 3, 1, 2], 7), { tokens: [3, 1, 2, 3, 1, 2, 3], ngram: 4 });
-  assert.deepEqual(lookupDraft([7, 7], 3), { tokens: [7, 7, 7], ngram: 1 });
-  assert.deepEqual(lookupDraft([1, 2, 3, 4], 4), { tokens: [], ngram: 0 });
-  assert.deepEqual(lookupDraft([5], 4), { tokens: [], ngram: 0 });
-  assert.deepEqual(lookupDraft([], 4), { tokens: [], ngram: 0 });
-  assert.deepEqual(lookupDraft([7, 7], 0), { tokens: [], ngram: 0 });
+  // "a b c a b c a b": the latest "b c a b" (with the "a" before it) continues "c a b", then repeats.
+  assert.deepEqual(lookupDraft([1, 2, 3, 1, 2, 3, 1, 2], 7), { tokens: [3, 1, 2, 3, 1, 2, 3], match: 5 });
+  assert.deepEqual(lookupDraft([7, 7], 3), { tokens: [7, 7, 7], match: 1 });
+  assert.deepEqual(lookupDraft([1, 2, 3, 4], 4), { tokens: [], match: 0 });
+  assert.deepEqual(lookupDraft([5], 4), { tokens: [], match: 0 });
+  assert.deepEqual(lookupDraft([], 4), { tokens: [], match: 0 });
+  assert.deepEqual(lookupDraft([7, 7], 0), { tokens: [], match: 0 });
 });
 
 test('the policy checks every draft token where a step costs the same whatever its size', () => {
@@ -51,7 +55,7 @@ test('where steps cost more with more tokens, the policy drafts less, and what i
   // The prior (p = 1/2): a draft token adds 6 ms for half a token at best; one token costs 10 ms.
   assert.equal(p.acceptance(1), 0.5);
   assert.equal(p.length(8, 1), 0);
-  // Drafts from 3-grams that are always kept: worth checking all of them.
+  // Drafts after matches of 2-3 tokens that are always kept: worth checking all of them.
   for (let i = 0; i < 30; i++) p.outcome(3, 8, 8);
   assert.ok(p.acceptance(3) > 0.95, `${p.acceptance(3)}`);
   assert.equal(p.length(8, 3), 8);
@@ -60,9 +64,22 @@ test('where steps cost more with more tokens, the policy drafts less, and what i
   for (let i = 0; i < 40; i++) p.outcome(3, 8, 0);
   assert.ok(p.acceptance(3) < 0.2, `${p.acceptance(3)}`);
   assert.equal(p.length(8, 3), 0);
-  // N-grams longer than NGRAM_MAX count as NGRAM_MAX.
+  // Matches of 1, 2-3, 4-7, 8-15 and 16 or more tokens each learn their own.
   p.outcome(9, 4, 4);
-  assert.equal(p.acceptance(9), p.acceptance(NGRAM_MAX));
+  assert.equal(p.acceptance(9), p.acceptance(15));
+  assert.notEqual(p.acceptance(9), p.acceptance(7));
+  assert.notEqual(p.acceptance(9), p.acceptance(16));
+  assert.equal(p.acceptance(16), p.acceptance(400));
+});
+
+test('drafts declined sixteen times in a row: the next one checks a token anyway, so the estimate can recover', () => {
+  const p = new DraftPolicy(16);
+  for (let n = 1; n <= 16; n++) p.timed(n, 10 + 20 * (n - 1));
+  const got = Array.from({ length: 34 }, () => p.length(8, 5));
+  assert.deepEqual(got.map((d, i) => (d ? i : -1)).filter((i) => i >= 0), [15, 31]);
+  assert.ok(got.every((d) => d <= 1));
+  // Another match length keeps its own count; a draft worth checking resets it.
+  assert.equal(p.length(8, 1), 0);
 });
 
 test('step costs: unmeasured sizes are interpolated, and one slow step moves an estimate at most twofold', () => {

@@ -12,11 +12,13 @@ import type { Sampler } from './sampler.js';
 
 /** Longest n-gram looked up; the longest one found wins. */
 export const NGRAM_MAX = 4;
+/** How far back a match is followed to tell how long it is (longer matches are kept more often). */
+const MATCH_MAX = 32;
 
 export interface Draft {
   tokens: number[];
-  /** Length of the n-gram that matched (0: no draft). */
-  ngram: number;
+  /** How many tokens before the draft match the tokens that end the sequence: the n-gram, followed back up to 32 (0: no draft). */
+  match: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface Draft {
  */
 export function lookupDraft(tokens: ArrayLike<number>, max: number): Draft {
   const len = tokens.length;
-  if (max <= 0) return { tokens: [], ngram: 0 };
+  if (max <= 0) return { tokens: [], match: 0 };
   for (let n = Math.min(NGRAM_MAX, len - 1); n >= 1; n--) {
     // Latest start j < len - n whose n tokens equal the last n.
     for (let j = len - n - 1; j >= 0; j--) {
@@ -36,10 +38,12 @@ export function lookupDraft(tokens: ArrayLike<number>, max: number): Draft {
       const from = j + n;
       const out: number[] = [];
       for (let i = 0; i < max; i++) out.push(from + i < len ? tokens[from + i] : out[from + i - len]);
-      return { tokens: out, ngram: n };
+      let match = n;
+      while (match < MATCH_MAX && j + n - match > 0 && tokens[j + n - match - 1] === tokens[len - match - 1]) match++;
+      return { tokens: out, match };
     }
   }
-  return { tokens: [], ngram: 0 };
+  return { tokens: [], match: 0 };
 }
 
 /** Most draft tokens a step checks unless told otherwise (DraftPolicy checks fewer where they do not pay). */
@@ -118,7 +122,7 @@ export class Speculator {
   async next(last: number, pos: number, history: number[], room: number): Promise<number[]> {
     const sampler = this.sampler.greedy ? undefined : this.sampler;
     const draft = this.most > 0 && room > 0 ? lookupDraft(history, Math.min(room, this.most)) : undefined;
-    const d = draft && draft.ngram > 0 ? this.policy.length(draft.tokens.length, draft.ngram) : 0;
+    const d = draft && draft.match > 0 ? this.policy.length(draft.tokens.length, draft.match) : 0;
     const t0 = performance.now();
     this.steps++;
     if (d === 0) {
@@ -132,7 +136,7 @@ export class Speculator {
     // The cache holds the kept tokens; the entries of the refused ones are overwritten later.
     this.o.ran?.(pos, [last, ...tokens.slice(0, v.accepted)]);
     this.policy.timed(d + 1, performance.now() - t0);
-    this.policy.outcome(draft!.ngram, d, v.accepted);
+    this.policy.outcome(draft!.match, d, v.accepted);
     this.drafted += d;
     this.accepted += v.accepted;
     return v.tokens;
@@ -142,18 +146,26 @@ export class Speculator {
 /** Weight of the latest outcome in the acceptance estimate, and of the latest timing in a step size's cost. */
 const ACCEPT_DECAY = 0.9;
 const COST_RATE = 0.25;
+/** Match lengths 1, 2-3, 4-7, 8-15, 16 and more each have their own acceptance. */
+const BUCKETS = 5;
+/** Drafts of one match length declined this many times in a row, the next one is checked a token's worth anyway. */
+const EXPLORE_EVERY = 16;
+
+const bucket = (match: number) => Math.min(BUCKETS - 1, Math.floor(Math.log2(Math.max(1, match))));
 
 /**
  * How many draft tokens a step checks: the count that maximizes expected tokens per millisecond.
- * A draft token is taken to be kept with probability p (by n-gram length: longer matches are kept
+ * A draft token is taken to be kept with probability p (by match length: longer matches are kept
  * more often), given the one before it was, so d of them yield 1 + p + ... + p^d tokens; a step's
  * cost by its token count is learned from the steps themselves. On GPUs, where a step of a few tokens
- * costs about what one costs, that is nearly every draft; on a CPU only the likely ones.
+ * costs about what one costs, that is nearly every draft; on a CPU only the likely ones. An estimate
+ * that says no is only revised by checking, so a long run of declined drafts checks one token.
  */
 export class DraftPolicy {
-  /** Decayed counts of kept and refused draft tokens, per n-gram length. */
-  private readonly kept = new Float64Array(NGRAM_MAX + 1);
-  private readonly refused = new Float64Array(NGRAM_MAX + 1);
+  /** Decayed counts of kept and refused draft tokens, and drafts declined in a row, per match length bucket. */
+  private readonly kept = new Float64Array(BUCKETS);
+  private readonly refused = new Float64Array(BUCKETS);
+  private readonly declined = new Uint32Array(BUCKETS);
   /** Milliseconds per step by token count (0: not measured yet). */
   private readonly ms: Float64Array;
 
@@ -169,24 +181,34 @@ export class DraftPolicy {
     this.ms[n] = c === 0 ? ms : c + COST_RATE * (Math.min(2 * c, Math.max(c / 2, ms)) - c);
   }
 
-  /** Records a checked draft: `drafted` tokens from an n-gram of length `ngram`, the first `accepted` kept. */
-  outcome(ngram: number, drafted: number, accepted: number): void {
-    const b = Math.min(ngram, NGRAM_MAX);
+  /** Records a checked draft: `drafted` tokens after a match of `match` tokens, the first `accepted` kept. */
+  outcome(match: number, drafted: number, accepted: number): void {
+    const b = bucket(match);
     this.kept[b] = this.kept[b] * ACCEPT_DECAY + accepted;
     this.refused[b] = this.refused[b] * ACCEPT_DECAY + (accepted < drafted ? 1 : 0);
   }
 
-  /** The chance that a draft token from an n-gram of length `ngram` is kept (a prior of one kept, one refused). */
-  acceptance(ngram: number): number {
-    const b = Math.min(ngram, NGRAM_MAX);
+  /** The chance that a draft token after a match of `match` tokens is kept (a prior of one kept, one refused). */
+  acceptance(match: number): number {
+    const b = bucket(match);
     return (this.kept[b] + 1) / (this.kept[b] + this.refused[b] + 2);
   }
 
-  /** Draft tokens worth checking out of `available` from an n-gram of length `ngram`. */
-  length(available: number, ngram: number): number {
+  /** Draft tokens worth checking out of `available` after a match of `match` tokens. */
+  length(available: number, match: number): number {
     const most = Math.min(available, this.maxTokens - 1);
     if (most <= 0) return 0;
-    const p = this.acceptance(ngram);
+    const d = this.best(most, this.acceptance(match));
+    const b = bucket(match);
+    if (d > 0) this.declined[b] = 0;
+    else if (++this.declined[b] >= EXPLORE_EVERY) {
+      this.declined[b] = 0;
+      return 1;
+    }
+    return d;
+  }
+
+  private best(most: number, p: number): number {
     let best = 0, bestRate = 0, expected = 0, q = 1;
     for (let d = 0; d <= most; d++) {
       expected += q;
