@@ -1,15 +1,16 @@
 // Verification steps (Backend.forwardAll, forwardGreedyAll) on every parity fixture, on both
 // backends: each row of a step of several tokens is bit for bit the logits one-token steps give,
 // a step after a refused draft overwrites its cache entries, and so speculative decoding's output is
-// token for token plain greedy decoding's. On WebGPU this is the device's default kernel family:
-// the CPU family on software adapters (lavapipe), whose products and attention compute each row
-// the same way whatever the step's size. GPUs' family folds norms and adds into one-token products,
-// so it offers no verification steps yet (maxVerifyTokens 0), which is checked and said. Decoding
-// with looked-up drafts through the inference process is compared with plain decoding in
-// test/server.test.ts (reference) and test/server-webgpu.test.ts.
+// token for token plain greedy decoding's. On WebGPU, the device's default kernel family (the CPU
+// family on software adapters: int8 and row products, two-pass attention) and, on a software
+// adapter, GPUs' family too (matvec per token with the norms and adds folded in, decode attention
+// splitting each token's keys as its one-token step would), also past the position where decode
+// attention starts splitting keys. Decoding with looked-up drafts through the inference process is
+// compared with plain decoding in test/server.test.ts (reference) and test/server-webgpu.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readGGUF } from '../engine/gguf/gguf.js';
+import { Gpu } from '../engine/gpu/gpu.js';
 import { BackendInputError, MAX_VERIFY_TOKENS, type Backend } from '../engine/model/backend.js';
 import { ReferenceModel } from '../engine/model/reference.js';
 import { WebGpuModel } from '../engine/model/webgpu-model.js';
@@ -17,6 +18,7 @@ import { Sampler } from '../engine/model/sampler.js';
 import { verifyDraft } from '../engine/model/speculation.js';
 import { fixtureModel } from './support/fixtures.js';
 import { argmax, parityCases, parityPrompt } from './support/parity-cases.js';
+import { benchTokens } from '../engine/cli/bench.js';
 
 /** One-token steps taken as the plain path. */
 const STEPS = 9;
@@ -77,40 +79,62 @@ async function check(b: Backend, ids: number[], what: string): Promise<void> {
 
 }
 
-test('verification steps refuse more tokens than maxVerifyTokens, and GPU kernels have none', async () => {
+test('verification steps refuse more tokens than maxVerifyTokens: 16 on the reference and the CPU kernels, 8 on GPUs\'', async () => {
   const g = readGGUF(fixtureModel(parityCases()[0].opts));
   const ref = ReferenceModel.load(g, { nCtx: 64 });
   assert.equal(ref.maxVerifyTokens, MAX_VERIFY_TOKENS);
   const tooMany = Array.from({ length: MAX_VERIFY_TOKENS + 1 }, (_, i) => i + 1);
   await assert.rejects(ref.forwardAll(0, tooMany, 0), (e: unknown) => e instanceof BackendInputError && /takes at most 16 tokens, got 17$/.test(e.message));
-  const gpu = await WebGpuModel.load(g, { nCtx: 64, kernels: 'gpu', int8: false, device: { f16: false } });
-  try {
-    assert.equal(gpu.maxVerifyTokens, 0);
-    await assert.rejects(gpu.forwardGreedyAll(0, [1, 2], 0), /no exact steps of every row \(maxVerifyTokens 0\)/);
-  } finally {
-    gpu.dispose();
+  for (const kernels of ['cpu', 'gpu'] as const) {
+    const gpu = await WebGpuModel.load(g, { nCtx: 64, kernels, int8: false, device: { f16: false } });
+    try {
+      const most = kernels === 'cpu' ? MAX_VERIFY_TOKENS : 8;
+      assert.equal(gpu.maxVerifyTokens, most);
+      await assert.rejects(gpu.forwardGreedyAll(0, tooMany.slice(0, most + 1), 0), new RegExp(`takes at most ${most} tokens, got ${most + 1}$`));
+    } finally {
+      gpu.dispose();
+    }
   }
 });
 
-for (const c of parityCases()) {
-  test(`verification steps are one-token steps, bit for bit: ${c.label}`, async (t) => {
-    const g = readGGUF(fixtureModel(c.opts));
-    const ids = parityPrompt(c);
-    await check(ReferenceModel.load(g, { nCtx: 64 }), ids, 'reference');
-    const gpu = await WebGpuModel.load(g, { nCtx: 64 });
+/** The WebGPU configurations checked: the device's defaults and, on a software adapter, GPUs' kernels (f32 KV). */
+async function webgpuModels(path: string, nCtx: number): Promise<{ what: string; load: () => Promise<WebGpuModel> }[]> {
+  const probe = await Gpu.create();
+  const software = probe.info.software;
+  probe.destroy();
+  const configs = [{}, ...(software ? [{ kernels: 'gpu' as const, int8: false, device: { f16: false } }] : [])];
+  return configs.map((o) => ({
+    what: `webgpu ${JSON.stringify(o)}`,
+    load: () => WebGpuModel.load(path, { nCtx, ...o }),
+  }));
+}
+
+async function checkWebGpu(path: string, ids: number[], nCtx: number, t: { diagnostic: (s: string) => void }): Promise<void> {
+  for (const m of await webgpuModels(path, nCtx)) {
+    const gpu = await m.load();
     try {
       const r = gpu.report();
       const what = `webgpu (${r.kernels} kernels${r.int8 ? ', int8' : ''}, ${r.f16Kv ? 'f16' : 'f32'} KV)`;
-      if (gpu.maxVerifyTokens === 0) {
-        assert.equal(r.kernels, 'gpu');
-        t.diagnostic(`${what}: no verification steps on GPU kernels; speculative decoding is off there`);
-        return;
-      }
-      assert.equal(gpu.maxVerifyTokens, MAX_VERIFY_TOKENS);
+      assert.equal(gpu.maxVerifyTokens, r.kernels === 'cpu' ? MAX_VERIFY_TOKENS : 8, what);
       await check(gpu, ids, what);
       t.diagnostic(`${what}: identical`);
     } finally {
       gpu.dispose();
     }
+  }
+}
+
+for (const c of parityCases()) {
+  test(`verification steps are one-token steps, bit for bit: ${c.label}`, async (t) => {
+    const path = fixtureModel(c.opts);
+    const ids = parityPrompt(c);
+    await check(ReferenceModel.load(readGGUF(path), { nCtx: 64 }), ids, 'reference');
+    await checkWebGpu(path, ids, 64, t);
   });
 }
+
+test('verification steps at position 600, where GPUs\' decode attention splits the keys differently for each token', async (t) => {
+  const c = parityCases().find((x) => x.label === 'qwen2 Q8_0')!;
+  // Splits of at least 64 keys: 9 of 67 for the first token, of 68 from the fourth (keys 604 on).
+  await checkWebGpu(fixtureModel(c.opts), benchTokens(600, 3), 1024, t);
+});

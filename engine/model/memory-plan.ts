@@ -7,7 +7,8 @@ import type { GGUFTensorInfo } from '../gguf/gguf.js';
 import { GpuError } from '../gpu/gpu.js';
 import { hasInt8Layout, tensorDeviceBytes, type TensorLayout } from '../gpu/gpu-tensor.js';
 import type { ModelConfig } from '../gguf/hparams.js';
-import { attentionPartialBytes } from '../../kernels/attention.js';
+import { attentionPartialBytes, maxDecodeTokens } from '../../kernels/attention.js';
+import { MATVEC_MAX_TOKENS } from '../../kernels/matmul.js';
 import { kvElementBytes } from '../../kernels/kv.js';
 import { samplerBytes } from '../../kernels/sample.js';
 import { MAX_VERIFY_TOKENS } from './backend.js';
@@ -67,9 +68,10 @@ export function planMemory(path: string, c: PlanShape, tensors: Map<string, GGUF
   // Fewer tokens per chunk when the widest activation would not fit one binding.
   const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
   const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(d.maxBinding / widest)));
-  // The CPU kernels compute each row of a step of up to 32 tokens as a one-token step does; GPUs' decode
-  // steps fold norms and adds into their products, and their many-token steps do not.
-  const verifyRows = d.cpu ? Math.min(MAX_VERIFY_TOKENS, chunk) : 1;
+  // Steps that take the decode kernels compute each row as a one-token step does: on the CPU kernels
+  // up to 32 tokens; on GPUs' up to 8, through matvec (with the norms and adds folded in) and decode
+  // attention. Verification steps fit those and one command buffer.
+  const verifyRows = Math.min(MAX_VERIFY_TOKENS, maxDecodeTokens(d.cpu), d.cpu ? Infinity : MATVEC_MAX_TOKENS, chunk);
   const sizes = scratchSizes(c, chunk, nCtx, verifyRows);
   for (const [name, bytes] of Object.entries(sizes)) {
     if (bytes > d.maxBinding) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${d.maxBinding} bytes`);

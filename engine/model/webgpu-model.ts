@@ -20,7 +20,7 @@ import { dequantize } from '../gguf/quant.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan, type AttentionShape } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
 import { kvF16 } from '../../kernels/kv.js';
-import { MatmulKernels, type Product } from '../../kernels/matmul.js';
+import { MATVEC_MAX_TOKENS, MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
 import { GreedySampler } from '../../kernels/sample.js';
@@ -190,9 +190,10 @@ interface Kernels {
   ropeParams: RopeParams;
   attnParams: AttentionParams;
   /**
-   * One-token steps fold each RMS norm into the product after it, each residual add into the
-   * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
-   * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
+   * Steps of up to MATVEC_MAX_TOKENS tokens (decode and verification steps) fold each RMS norm into
+   * the product after it, each residual add into the product before it, and SiLU * up into the down
+   * product (MatmulKernels.fuses): three dispatches and barriers fewer per layer. (On the GPU
+   * kernels, decode attention folds RoPE in: Attention.ropes.)
    */
   foldsDecode: boolean;
 }
@@ -381,7 +382,7 @@ export class WebGpuModel implements Backend {
   readonly config: ModelConfig;
   readonly nCtx: number;
   readonly nSeq: number;
-  /** The CPU kernels' steps compute each row as one-token steps do (MemoryPlan.verifyRows); GPUs' do not yet. */
+  /** Steps of up to this many tokens compute each row as one-token steps do (MemoryPlan.verifyRows). */
   readonly maxVerifyTokens: number;
   private readonly gpu: Gpu;
   private readonly path: string;
@@ -659,12 +660,12 @@ export class WebGpuModel implements Backend {
 
   /**
    * The kernels of a step of n tokens of `seq`, through the output product of the last token or of
-   * every row (`output`). One-token steps on foldsDecode's kernels fold the norms and residual adds
-   * into the products; otherwise h holds each norm of x.
+   * every row (`output`). Steps of a few tokens on foldsDecode's kernels fold the norms and residual
+   * adds into the products; otherwise h holds each norm of x.
    */
   private ops(seq: number, n: number, output: StepOutput['rows'] | undefined): Op[] {
     const c = this.config, w = this.weights, s = this.state, k = this.kernels, mm = k.matmul, eps = c.rmsEps;
-    const fold = n === 1 && k.foldsDecode;
+    const fold = n <= MATVEC_MAX_TOKENS && k.foldsDecode;
     const ops: Op[] = [];
     const op = (label: string, record: Op['record']) => ops.push({ label, record });
     const products = (label: string, ps: Product[]) => op(label, (pass) => {
@@ -687,7 +688,7 @@ export class WebGpuModel implements Backend {
       if (!fold) op('rmsnorm', (pass) => norms.ffn.record(pass, n));
       project('matmul gate+up', L.gateUp, L.ffnNorm, s.gu);
       if (fold) {
-        products('matmul down', [mm.product({ weight: L.down, x: s.gu, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
+        products('matmul down', [mm.product({ weight: L.down, x: s.gu, xStride: 2 * c.nFf, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
         continue;
       }
       op('silu-mul', (pass) => k.swiglu.record(pass, n));
@@ -697,7 +698,7 @@ export class WebGpuModel implements Backend {
     if (output) {
       // Unfolded, h holds the output norm of every row; the logits need the last, or all of them.
       const rows = output === 'all' ? n : 1;
-      const input = fold ? { x: s.x, norm: { weight: w.outputNorm, eps } } : { x: s.h, xOffset: (n - rows) * c.nEmbd };
+      const input = fold ? { x: s.x, xOffset: (n - rows) * c.nEmbd, norm: { weight: w.outputNorm, eps } } : { x: s.h, xOffset: (n - rows) * c.nEmbd };
       products('matmul output', [mm.product({ weight: w.output, ...input, y: s.logits, n: rows })]);
     }
     return ops;
