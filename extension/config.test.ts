@@ -6,7 +6,7 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.deepEqual(readConfig(() => undefined), { config: DEFAULTS, problems: [] });
   const values: Record<string, unknown> = {
     modelPath: ' /m/q.gguf ', contextSize: 4096, 'completion.maxTokens': 64, 'completion.maxLines': 3.5, 'completion.debounceMs': -1,
-    enable: { '*': true, markdown: false, python: 'yes' },
+    'completion.speculative': 'no', enable: { '*': true, markdown: false, python: 'yes' },
     chatModelPath: '~/chat.gguf', modelDirs: ['/models', 7, ' ', ' ~/more '], idleUnloadMinutes: -5,
   };
   const { config, problems } = readConfig((k) => values[k]);
@@ -15,6 +15,7 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.equal(config.maxTokens, 64);
   assert.equal(config.maxLines, DEFAULTS.maxLines);
   assert.equal(config.debounceMs, DEFAULTS.debounceMs);
+  assert.equal(config.speculative, true);
   assert.deepEqual(config.enable, { '*': true, markdown: false });
   assert.equal(config.chatModelPath, '~/chat.gguf');
   assert.deepEqual(config.modelDirs, ['/models', '~/more']);
@@ -25,9 +26,15 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
     'hearth.idleUnloadMinutes must be an integer in 0..10080, got -5; using 30',
     'hearth.completion.maxLines must be an integer in 1..200, got 3.5; using 10',
     'hearth.completion.debounceMs must be an integer in 0..5000, got -1; using 40',
+    'hearth.completion.speculative must be true or false, got "no"; using true',
     'hearth.enable["python"] must be true or false, got "yes"',
   ]);
   assert.deepEqual(readConfig((k) => (k === 'modelDirs' ? '/one' : undefined)).problems, ['hearth.modelDirs must be a list of folders, got "/one"']);
+});
+
+test('speculative decoding: on unless turned off', () => {
+  assert.equal(readConfig(() => undefined).config.speculative, true);
+  assert.equal(readConfig((k) => (k === 'completion.speculative' ? false : undefined)).config.speculative, false);
 });
 
 test('per-language enable: its own entry, else "*"', () => {

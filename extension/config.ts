@@ -16,6 +16,8 @@ export interface HearthConfig {
   maxLines: number;
   debounceMs: number;
   timeBudgetMs: number;
+  /** Speculative decoding with drafts from the prompt itself (same suggestions, fewer model steps); off: plain decoding. */
+  speculative: boolean;
   /** Language id -> on/off; "*" is the default for languages not listed. */
   enable: Record<string, boolean>;
 }
@@ -33,6 +35,7 @@ export const DEFAULTS: HearthConfig = {
   maxLines: 10,
   debounceMs: 40,
   timeBudgetMs: 500,
+  speculative: true,
   enable: { '*': true },
 };
 
@@ -57,6 +60,7 @@ export const KEYS: Record<keyof HearthConfig, string> = {
   maxLines: 'completion.maxLines',
   debounceMs: 'completion.debounceMs',
   timeBudgetMs: 'completion.timeBudgetMs',
+  speculative: 'completion.speculative',
   enable: 'enable',
 };
 
@@ -96,6 +100,15 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
     }
     return out;
   };
+  const bool = (k: 'speculative'): boolean => {
+    const v = get(KEYS[k]);
+    if (v === undefined || v === null) return DEFAULTS[k];
+    if (typeof v !== 'boolean') {
+      problems.push(`hearth.${KEYS[k]} must be true or false, got ${JSON.stringify(v)}; using ${DEFAULTS[k]}`);
+      return DEFAULTS[k];
+    }
+    return v;
+  };
   const enable = (): Record<string, boolean> => {
     const v = get(KEYS.enable);
     if (v === undefined || v === null) return { ...DEFAULTS.enable };
@@ -114,7 +127,8 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
     config: {
       modelPath: str('modelPath'), chatModelPath: str('chatModelPath'), modelDirs: dirs(), idleUnloadMinutes: int('idleUnloadMinutes'),
       nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
-      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), enable: enable(),
+      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), speculative: bool('speculative'),
+      enable: enable(),
     },
     problems,
   };

@@ -58,7 +58,8 @@ function tiling(gpu: Gpu, d: number, tq: number, tk: number): Tiling {
 function code(f16: boolean, d: number, t: Tiling, neox?: boolean): string {
   const d4 = d / 4;
   const loads = neox === undefined ? cacheSrc : `const NEOX = ${neox};\nconst KV_F16 = ${f16};\n${roundF16}\n${ropeSrc}`;
-  return `${kvPrelude(f16)}const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\n${io}\n${loads}\n${src}`;
+  const consts = `const D4 = ${d4}u;\nconst TQ = ${t.tq}u;\nconst TK = ${t.tk}u;\nconst WG = ${WG}u;\nconst NACC = ${Math.ceil((t.tq * d4) / WG)}u;\nconst MAX_SPLITS = ${MAX_SPLITS}u;\nconst MIN_SPLIT_KEYS = ${MIN_SPLIT_KEYS}u;\n`;
+  return `${kvPrelude(f16)}${consts}${io}\n${loads}\n${src}`;
 }
 
 /** The largest prefill tiles (TQ a multiple of 16, TK of 8) whose workgroup memory fits the device. */
@@ -211,7 +212,8 @@ export class Attention {
       dec.score.record(pass, Math.ceil(plan.keys / 32), plan.nTokens, this.shape.nHeadKv);
       dec.mix.record(pass, plan.nTokens * this.shape.nHead);
     } else {
-      dec.split.record(pass, plan.nSplits, Math.ceil(rows / dec.rows), this.shape.nHeadKv);
+      // Tiles of one token's heads each; every token splits its keys as a one-token step would (attention.wgsl).
+      dec.split.record(pass, plan.nSplits, plan.nTokens * Math.ceil(this.shape.nHead / this.shape.nHeadKv / dec.rows), this.shape.nHeadKv);
       if (plan.nSplits > 1) dec.combine.record(pass, plan.nTokens * this.shape.nHead);
     }
   }

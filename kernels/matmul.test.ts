@@ -99,27 +99,30 @@ async function check(c: Case): Promise<void> {
   const weight: GpuTensor = await tensorFromBytes(gpu, 'blk.0.ffn_up.weight', type, [cols, rows], bytes, { layout, ...(c.split ? { maxPartBytes: rb * (c.int8 ? 24 : 10) + 32 } : {}) });
   if (c.split) assert.ok(weight.parts.length >= 3, `${what}: ${weight.parts.length} parts`);
 
-  const xOffset = 4, xStride = cols + 4, yOffset = 5, yStride = rows + 3, biasOffset = 3;
-  // SwiGLU's up half starts after a gap of NaNs that must stay unread.
+  // SwiGLU's up half starts after a gap of NaNs that must stay unread, in each token's row.
   const up = c.swiglu ? cols + 8 : 0;
+  const xOffset = 4, xStride = up + cols + 4, yOffset = 5, yStride = rows + 3, biasOffset = 3;
   const x = new Float32Array(xOffset + (n + 1) * xStride + up).fill(NaN);
   for (let t = 0; t < n; t++) x.set(randomF32(cols, rand), xOffset + t * xStride);
-  if (c.swiglu) x.set(randomF32(cols, rand, 3), xOffset + up);
+  if (c.swiglu) for (let t = 0; t < n; t++) x.set(randomF32(cols, rand, 3), xOffset + t * xStride + up);
   // A group of zeros (scale 0) in the first token.
   if (c.int8) x.fill(0, xOffset, xOffset + 32);
   // What the products multiply: x itself, or x rounded to int8 as ggml-cpu rounds it.
   const xs = new Float32Array(x);
   if (c.int8) for (let t = 0; t < n; t++) xs.set(ggmlCpuInput(type, x.subarray(xOffset + t * xStride, xOffset + t * xStride + cols)).x, xOffset + t * xStride);
-  if (c.swiglu) for (let k = 0; k < cols; k++) xs[xOffset + k] = (x[xOffset + k] / (1 + Math.exp(-x[xOffset + k]))) * x[xOffset + up + k];
   // The norm weight's tail is NaN: it must stay unread.
   const eps = 1e-6 * (1 + rand());
   const nw = new Float32Array(cols + 4).fill(NaN);
   nw.set(randomF32(cols, rand, 2));
-  if (c.norm) {
-    let ss = 0;
-    for (let k = 0; k < cols; k++) ss += x[xOffset + k] ** 2;
-    const scale = 1 / Math.sqrt(ss / cols + eps);
-    for (let k = 0; k < cols; k++) xs[xOffset + k] = x[xOffset + k] * scale * nw[k];
+  for (let t = 0; t < n; t++) {
+    const o = xOffset + t * xStride;
+    if (c.swiglu) for (let k = 0; k < cols; k++) xs[o + k] = (x[o + k] / (1 + Math.exp(-x[o + k]))) * x[o + up + k];
+    if (c.norm) {
+      let ss = 0;
+      for (let k = 0; k < cols; k++) ss += x[o + k] ** 2;
+      const scale = 1 / Math.sqrt(ss / cols + eps);
+      for (let k = 0; k < cols; k++) xs[o + k] = x[o + k] * scale * nw[k];
+    }
   }
   const bias = new Float32Array(biasOffset + rows + 2).fill(NaN);
   bias.set(randomF32(rows, rand), biasOffset);
@@ -127,7 +130,7 @@ async function check(c: Case): Promise<void> {
   const xBuf = storage(gpu, 'x', x);
   const y0 = new Uint32Array(yLen).fill(POISON);
   const residual = new Float32Array(y0.buffer);
-  if (c.residual) residual.set(randomF32(rows, rand, 4), yOffset);
+  if (c.residual) for (let t = 0; t < n; t++) residual.set(randomF32(rows, rand, 4), yOffset + t * yStride);
   const yBuf = storage(gpu, 'y', y0);
   const bBuf = storage(gpu, 'bias', bias);
   const nwBuf = storage(gpu, 'norm weight', nw);
@@ -197,6 +200,12 @@ for (const type of FUSED_TYPES) {
       await check({ type, rows: 8200, cols, n: 1, kernels, raw: true, norm: true, residual: true });
       await check({ type, rows: 29, cols, n: 1, kernels, residual: true });
     });
+    test(`matvec ${typeName(type)} (${path}) over a verification step's 3 and 8 tokens, SwiGLU, RMS norm and residual inputs`, async () => {
+      const cols = colsFor(type);
+      await check({ type, rows: 37, cols, n: 3, kernels, split: true, bias: true, swiglu: true, residual: true });
+      await check({ type, rows: 37, cols, n: 8, kernels, split: true, bias: true, norm: true });
+      await check({ type, rows: 8200, cols, n: 3, kernels, raw: true, norm: true, residual: true });
+    });
   }
 }
 
@@ -207,8 +216,10 @@ for (const type of INT8_TYPES) {
     await check({ type, rows: 37, cols, n: 1, kernels: int8Path, split: true, bias: true, int8: true });
     await check({ type, rows: 13, cols, n: 1, kernels: int8Path, raw: true, int8: true });
   });
-  test(`int8 layout: matmul ${name}, split weight, 3 and 17 tokens, at 1031 x 512 x 67 tokens`, async () => {
+  test(`int8 layout: matmul ${name}, split weight, 3, 9 and 17 tokens, at 1031 x 512 x 67 tokens`, async () => {
+    // One shape per range of token counts (1, 2..4, 5..16, more).
     await check({ type, rows: 37, cols, n: 3, kernels: int8Path, split: true, bias: true, int8: true });
+    await check({ type, rows: 37, cols, n: 9, kernels: int8Path, bias: true, int8: true });
     await check({ type, rows: 37, cols, n: 17, kernels: int8Path, split: true, raw: true, int8: true });
     await check({ type, rows: 1031, cols: 512, n: 67, kernels: int8Path, raw: true, int8: true });
   });
@@ -270,7 +281,7 @@ test('bad operands are refused with the tensor named', async () => {
   assert.throws(() => fused.matvec(pass, { weight, x, y, norm: { ...norm, weight: y } }), /y must be a different buffer from x, bias and norm weight/);
   assert.throws(() => fused.matvec(pass, { weight, x, y: gpu.buffer('y', 64, 'scratch'), norm: { ...norm, weight: gpu.buffer('short', 16, 'scratch') } }), /norm weight buffer of 16 bytes is smaller than the 256 bytes/);
   for (const fusedArgs of [{ swiglu: 0 }, { norm }, { residual: true }]) {
-    assert.throws(() => fused.matmul(pass, { weight, x, y, n: 2, ...fusedArgs }), /fused inputs and residual adds are for one token/);
+    assert.throws(() => fused.matmul(pass, { weight, x, y, n: 9, ...fusedArgs }), /fused inputs and residual adds are for steps of up to 8 tokens/);
   }
   await assert.rejects(MatmulKernels.create(gpu, [GGMLType.Q2_K]), /no GPU kernel for ggml type Q2_K/);
   pass.end();

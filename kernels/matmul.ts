@@ -41,7 +41,7 @@ const MM_M = 64;
 const MM_N = 64;
 
 // Parameter words, padded to whole 16-byte rows as uniform buffers lay structs out.
-const MV_PARAMS = 12;
+const MV_PARAMS = 16;
 const MM_PARAMS = 12;
 // Cached products before the cache starts over (prefill adds one set per distinct token count).
 const CACHE_LIMIT = 4096;
@@ -96,6 +96,13 @@ const MATVEC_SHAPES = { wide: { t: 32, r: 4 }, small: { t: 32, r: 1 } };
 type MatvecShape = keyof typeof MATVEC_SHAPES;
 type MatvecPipelines = Record<MatvecShape, GPUComputePipeline>;
 
+/**
+ * Steps of up to this many tokens take the matvec kernels on GPUs, one workgroup per row block and
+ * token: each token's rows are what a one-token step computes (a verification step's), and the
+ * folded norms, SwiGLU inputs and residual adds apply to them too.
+ */
+export const MATVEC_MAX_TOKENS = 8;
+
 function matvecShape(rows: number): MatvecShape {
   return rows >= 8192 ? 'wide' : 'small';
 }
@@ -112,9 +119,12 @@ const ROWS_MANY = { tn: 16, r: 8 };
 // Integer kernels (matmul-int8.wgsl): T invocations, R rows and TN tokens each, picked by token count
 // (tokens past the last repeat it, so a wide TN wastes work on a few). From lavapipe timings (2 cores,
 // Qwen2.5-Coder-0.5B shapes): one token at 2 rows is about twice the row kernels' speed; 64 tokens
-// run at 14 GFLOP/s with 8 x 4, 22 with 32 x 4 (16 x 4: 18, 8 x 8: 13, 32 x 2: 13).
+// run at 14 GFLOP/s with 8 x 4, 22 with 32 x 4 (16 x 4: 18, 8 x 8: 13, 32 x 2: 13). Verification
+// steps of 2..4 tokens (speculative decoding) take half the time with 4 x 4 as with 8 x 4 (the
+// 9728 x 896 Q4_0 gate+up: 12.5 ms against 25-28; 2 x 2 for two tokens: 12.9; one token 5.0).
+// Each (row, token) sums its units in the same order in every shape, so rows are exact whatever the step's size.
 const INT8_T = 32;
-const INT8_SHAPES = [{ maxN: 1, tn: 1, r: 2 }, { maxN: 16, tn: 8, r: 4 }, { maxN: Infinity, tn: 32, r: 4 }];
+const INT8_SHAPES = [{ maxN: 1, tn: 1, r: 2 }, { maxN: 4, tn: 4, r: 4 }, { maxN: 16, tn: 8, r: 4 }, { maxN: Infinity, tn: 32, r: 4 }];
 // Activation words per token and unit of 32 (quantize-act.wgsl): scale, sum, 8 words of quants.
 const XQ_WORDS = 10;
 
@@ -130,14 +140,15 @@ type Pipelines =
 // NW. Every workgroup of a norm sums the squares itself: a K-element pass over x, which the products
 // read whole anyway, costs less than the dispatch and barrier it saves.
 const X_IN = {
-  plain: 'fn x_begin(lid: u32) {}\nfn x_in(i: u32) -> vec4<f32> { return X[i]; }',
-  swiglu: 'fn x_begin(lid: u32) {}\nfn x_in(i: u32) -> vec4<f32> { let g = X[i]; return g / (1.0 + exp(-g)) * X[i + P.x_up]; }',
+  plain: 'fn x_begin(lid: u32, base: u32) {}\nfn x_in(i: u32) -> vec4<f32> { return X[i]; }',
+  swiglu: 'fn x_begin(lid: u32, base: u32) {}\nfn x_in(i: u32) -> vec4<f32> { let g = X[i]; return g / (1.0 + exp(-g)) * X[i + P.x_up]; }',
   norm: `@group(0) @binding(5) var<storage, read> NW: array<vec4<f32>>;
 var<workgroup> norm_ss: array<f32, T>;
 var<private> norm_scale: f32;
-fn x_begin(lid: u32) {
+var<private> norm_base: u32;
+fn x_begin(lid: u32, base: u32) {
   var ss = 0.0;
-  for (var i = lid; i < P.k / 4u; i += T) { let v = X[P.x_off + i]; ss += dot(v, v); }
+  for (var i = lid; i < P.k / 4u; i += T) { let v = X[base + i]; ss += dot(v, v); }
   norm_ss[lid] = ss;
   for (var s = T / 2u; s > 0u; s >>= 1u) {
     workgroupBarrier();
@@ -145,8 +156,9 @@ fn x_begin(lid: u32) {
   }
   workgroupBarrier();
   norm_scale = inverseSqrt(norm_ss[0] / f32(P.k) + P.eps);
+  norm_base = base;
 }
-fn x_in(i: u32) -> vec4<f32> { return X[i] * norm_scale * NW[i - P.x_off]; }`,
+fn x_in(i: u32) -> vec4<f32> { return X[i] * norm_scale * NW[i - norm_base]; }`,
 };
 type MatvecInput = keyof typeof X_IN;
 
@@ -265,10 +277,10 @@ export class MatmulKernels {
     const cached = this.cache.get(key);
     if (cached) return cached;
     const input: MatvecInput = a.swiglu !== undefined ? 'swiglu' : a.norm ? 'norm' : 'plain';
-    if (n > 1 && (input !== 'plain' || a.residual)) throw new GpuError(`matmul ${w.name}: fused inputs and residual adds are for one token (matvec)`);
+    if (n > MATVEC_MAX_TOKENS && (input !== 'plain' || a.residual)) throw new GpuError(`matmul ${w.name}: fused inputs and residual adds are for steps of up to ${MATVEC_MAX_TOKENS} tokens (matvec)`);
     if (a.swiglu !== undefined && a.norm) throw new GpuError(`matmul ${w.name}: an input is SwiGLU's or a norm's, not both`);
     const p = this.pipelineFor(w);
-    const matvecs = n === 1 && !p.rows && w.layout === 'raw' ? p.matvec[input] : undefined;
+    const matvecs = n <= MATVEC_MAX_TOKENS && !p.rows && w.layout === 'raw' ? p.matvec[input] : undefined;
     if (!matvecs && (input !== 'plain' || a.residual)) {
       const what = { plain: 'a residual add', swiglu: 'a SwiGLU input', norm: 'a norm input' }[input];
       throw new GpuError(`matmul ${w.name}: ${what} needs the GPU matvec kernels${input === 'plain' ? '' : ' compiled with fused'} (MatmulKernels.create)`);
@@ -318,10 +330,10 @@ export class MatmulKernels {
       for (const part of w.parts) {
         const shape = matvecShape(part.rows);
         const params = new Uint32Array(MV_PARAMS);
-        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, hasBias, up / 4, a.residual ? 1 : 0]);
+        params.set([part.rows, w.cols, w.rowBytes, xOffset / 4, yOffset + part.firstRow, biasOffset + part.firstRow, hasBias, up / 4, a.residual ? 1 : 0, 0, n, xStride / 4, yStride]);
         new Float32Array(params.buffer)[9] = a.norm?.eps ?? 0;
         const bg = this.bindGroup(key, matvecs[shape], [part.buffer, a.x, a.y, bias], params, a.norm && [a.norm.weight]);
-        const [x, y] = grid(Math.ceil(part.rows / MATVEC_SHAPES[shape].r), 1);
+        const [x, y] = grid(Math.ceil(part.rows / MATVEC_SHAPES[shape].r) * n, 1);
         steps.push({ d: new Dispatch(matvecs[shape], bg), x, y, z: 1 });
       }
     } else {

@@ -39,3 +39,24 @@ test('greedy picks the first largest logit, as the host sampler does', async () 
     assert.equal(await devicePick(s), top, `n ${n}, seed ${seed}`);
   }
 });
+
+test('each row of a verification step gets its own pick; the rows past those asked for are left alone', async () => {
+  const seed = freshSeed();
+  const rand = rng(seed);
+  const host = new Sampler({ temperature: 0 });
+  for (const n of [7, 4097, 151936]) {
+    const rows = 5;
+    const logits = new Float32Array(rows * n);
+    for (let r = 0; r < rows; r++) logits.set(peakedLogits(n, rand, 3), r * n);
+    // The same maximum at a lower id in the next row: each row reads only its own logits.
+    logits[n + 1] = logits[2 * n - 1] = 60;
+    const s = await GreedySampler.create(gpu, storage(gpu, 'logits', logits), n, rows);
+    gpu.write(s.result, new Uint32Array(rows).fill(0xffffffff));
+    submitPass(gpu, 'sample', (pass) => s.record(pass, rows - 1));
+    const got = [...await readU32(gpu, s.result, rows)];
+    const want = Array.from({ length: rows - 1 }, (_, r) => host.sample(logits.subarray(r * n, (r + 1) * n), []));
+    assert.deepEqual(got, [...want, 0xffffffff], `n ${n}, seed ${seed}`);
+    assert.equal(got[1], 1, `n ${n}, seed ${seed}`);
+    assert.throws(() => s.record({} as GPUComputePassEncoder, rows + 1), /6 rows to pick from, but it was made for 1\.\.5/);
+  }
+});

@@ -1,10 +1,11 @@
-// Greedy sampling on the device, so that only a token id is read back: argmax_partial writes one
+// Greedy sampling on the device, so that only token ids are read back: argmax_partial writes one
 // (max, index) per chunk of AC logits, argmax_final picks the best of them. Ties go to the lower id,
-// as the host sampler's argmax (engine/model/sampler.ts).
+// as the host sampler's argmax (engine/model/sampler.ts). Workgroup row y picks from row y of the
+// logits (a verification step's rows, each n logits after the one before).
 // The host prepends the constants AC and WG.
 
 struct Level {
-  // Elements in this dispatch's input.
+  // Elements in each row of this dispatch's input.
   n: u32,
 }
 
@@ -43,12 +44,13 @@ fn reduce_best(tid: u32, bv: f32, bi: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn argmax_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn argmax_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   var bv = PAD;
   var bi = NONE;
+  let row = wid.y * level.n;
   let end = min(level.n, (wid.x + 1u) * AC);
   for (var i = wid.x * AC + tid; i < end; i += WG) {
-    let v = logits[i];
+    let v = logits[row + i];
     if (better(v, i, bv, bi)) {
       bv = v;
       bi = i;
@@ -56,16 +58,16 @@ fn argmax_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   }
   reduce_best(tid, bv, bi);
   if (tid == 0u) {
-    best_out[wid.x] = vec2<u32>(bitcast<u32>(red_v[0]), red_i[0]);
+    best_out[wid.y * nwg.x + wid.x] = vec2<u32>(bitcast<u32>(red_v[0]), red_i[0]);
   }
 }
 
 @compute @workgroup_size(WG)
-fn argmax_final(@builtin(local_invocation_index) tid: u32) {
+fn argmax_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   var bv = PAD;
   var bi = NONE;
   for (var i = tid; i < level.n; i += WG) {
-    let c = best_in[i];
+    let c = best_in[wid.y * level.n + i];
     if (better(bitcast<f32>(c.x), c.y, bv, bi)) {
       bv = bitcast<f32>(c.x);
       bi = c.y;
@@ -73,6 +75,6 @@ fn argmax_final(@builtin(local_invocation_index) tid: u32) {
   }
   reduce_best(tid, bv, bi);
   if (tid == 0u) {
-    result[0] = red_i[0];
+    result[wid.y] = red_i[0];
   }
 }

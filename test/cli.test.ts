@@ -9,6 +9,7 @@ import { GGMLType } from '../engine/gguf/ggml.js';
 import { GGUFValueType, readGGUF, readTensorBytes } from '../engine/gguf/gguf.js';
 import { metadataEntries, writeGGUF, type GGUFMetaEntry } from '../engine/gguf/gguf-writer.js';
 import { Tokenizer } from '../engine/tokenizer/tokenizer.js';
+import type { DecodeProfile } from '../engine/cli/bench.js';
 import { fixtureModel } from './support/fixtures.js';
 import { bundle, greedy, tinyModel } from './support/inference-fixtures.js';
 
@@ -45,18 +46,25 @@ test('tokenize: JSON strings in, token id arrays out, no BOS, special text not p
   assert.equal(bad.err.length, 1);
 });
 
-test('generate --json: the greedy continuation, on both backends, with timings', async () => {
+test('generate --json: the greedy continuation, on both backends, with timings, with and without speculation', async () => {
   const model = tinyModel();
   const prompt = [9707, 1879, 11, 358];
   const expected = await greedy(model, prompt, 12);
+  assert.equal(expected.tokens.length, 12);
   for (const backend of ['reference', 'webgpu']) {
-    const r = hearth(['generate', '--model', model, '--tokens', prompt.join(','), '-n', '12', '--backend', backend, '--json']);
-    assert.equal(r.code, 0, r.err.join('\n'));
-    const j = lastJson(r.out);
-    assert.deepEqual(j.prompt, prompt);
-    assert.deepEqual(j.tokens, expected.tokens, backend);
-    assert.equal(j.text, expected.text);
-    for (const k of ['load_ms', 'prefill_tok_s', 'decode_tok_s']) assert.ok(typeof j[k] === 'number' && (j[k] as number) > 0, `${backend} ${k}`);
+    for (const speculate of [[], ['--speculate', '0'], ['--speculate', '15']]) {
+      const r = hearth(['generate', '--model', model, '--tokens', prompt.join(','), '-n', '12', '--backend', backend, '--json', ...speculate]);
+      assert.equal(r.code, 0, r.err.join('\n'));
+      const j = lastJson(r.out);
+      assert.deepEqual(j.prompt, prompt);
+      assert.deepEqual(j.tokens, expected.tokens, `${backend} ${speculate}`);
+      assert.equal(j.text, expected.text);
+      for (const k of ['load_ms', 'prefill_tok_s', 'decode_tok_s']) assert.ok(typeof j[k] === 'number' && (j[k] as number) > 0, `${backend} ${k}`);
+      // The decode steps after the first token: one per token, less the draft tokens kept.
+      assert.equal(j.steps, 11 - (j.draft_accepted as number), `${backend} ${speculate}`);
+      assert.ok((j.draft_accepted as number) <= (j.draft_tokens as number));
+      if (speculate[1] === '0') assert.equal(j.draft_tokens, 0);
+    }
   }
 });
 
@@ -79,19 +87,24 @@ test('bench --json reports the measurements', () => {
     assert.ok(typeof j[k] === 'number' && (j[k] as number) > 0, k);
   }
   assert.ok(typeof j.vram_bytes === 'number');
+  assert.deepEqual([j.steps, j.draft_tokens, j.draft_accepted], [4, 0, 0], 'no speculation unless asked');
+  const s = lastJson(hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '16', '--gen-tokens', '4', '--backend', 'reference', '--json', '--speculate', '3']).out);
+  assert.equal((s.steps as number) + (s.draft_accepted as number), 4);
 });
 
 test('bench --profile adds the GPU time of each kernel of a decode step', () => {
   const r = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '16', '--gen-tokens', '4', '--profile', '--json']);
   assert.equal(r.code, 0, r.err.join('\n'));
-  const p = lastJson(r.out).decode_profile as { wall_ms_per_token: number; gpu_ms_per_token: number; kernels: { kernel: string; calls_per_token: number; ms_per_token: number }[] };
+  const p = lastJson(r.out).decode_profile as DecodeProfile;
   assert.ok(p.gpu_ms_per_token > 0 && p.wall_ms_per_token > 0);
+  assert.ok(p.host_ms_per_step > 0 && p.host_ms_per_step < p.wall_ms_per_token, JSON.stringify(p));
+  assert.ok(Number.isInteger(p.dispatches_per_step) && p.dispatches_per_step >= 2 * 6, 'at least six dispatches per layer');
   assert.ok(Math.abs(p.kernels.reduce((a, k) => a + k.ms_per_token, 0) - p.gpu_ms_per_token) < 1e-9);
   const calls = Object.fromEntries(p.kernels.map((k) => [k.kernel, k.calls_per_token]));
   assert.equal(calls['matmul qkv'], 2, 'one pass per layer of the 2-layer model');
   assert.equal(calls.sample, 1);
   const human = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '8', '--gen-tokens', '2', '--profile']);
-  assert.match(human.out, /decode step, profiled: [\d.]+ ms wall, [\d.]+ ms on the GPU\n(  [a-z+ -]+ +[\d.]+ ms .*\n)+/);
+  assert.match(human.out, /decode step: [\d.]+ ms to encode and submit \d+ dispatches\ndecode step, profiled: [\d.]+ ms wall, [\d.]+ ms on the GPU\n(  [a-z+ -]+ +[\d.]+ ms .*\n)+/);
   const ref = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '8', '--gen-tokens', '2', '--profile', '--backend', 'reference']);
   assert.equal(ref.code, 2);
   assert.match(ref.err.join('\n'), /--profile times GPU kernels: it needs --backend webgpu/);
@@ -116,6 +129,8 @@ test('bad arguments and bad files: non-zero exit, one clear line on stderr', () 
     [['generate', '--model', model], 2, /exactly one of --prompt and --tokens/],
     [['generate', '--model', model, '--tokens', '1,999999999'], 2, /not a token id below 151669/],
     [['generate', '--model', model, '--tokens', '1', '-n', 'many'], 2, /-n must be a decimal integer, got "many"/],
+    [['generate', '--model', model, '--tokens', '1', '--speculate', '16'], 2, /--speculate must be at most 15 \(a step checks 16 tokens at most\), got 16/],
+    [['bench', '--model', model, '--speculate', '-1'], 2, /--speculate must be a decimal integer, got "-1"/],
     [['generate', '--model', model, '--tokens', '1', '--backend', 'cuda'], 2, /--backend must be webgpu or reference/],
     [['generate', '--model', model, '--tokens', '1', '-n', '100', '--ctx', '50'], 2, /exceeds the context of 50 tokens/],
     [['info', '--model', join(tmp, 'missing.gguf')], 1, /missing\.gguf: cannot open/],

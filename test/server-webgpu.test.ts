@@ -1,5 +1,6 @@
 // The inference process on the product path: WebGPU (lavapipe in CI). Load progress arrives in
-// bytes, warm reuse prefills one token per keystroke, and answers match the reference model.
+// bytes, warm reuse prefills one token per keystroke, and answers match the reference model, with
+// speculative decoding and without.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readGGUF } from '../engine/gguf/gguf.js';
@@ -47,6 +48,16 @@ test('webgpu: byte progress, warm reuse across keystrokes, reference answers', a
       assert.equal(r.timings.promptTokens, prompt.length);
       if (i === line.length) assert.ok(r.timings.prefillTokens <= 2, `a keystroke prefilled ${r.timings.prefillTokens}`);
       assert.equal(r.text, (await greedy(model, prompt, 4)).text);
+    }
+    // Speculative decoding (verification steps on the CPU kernels) changes nothing but the steps.
+    const prefix = 'def f(a):\n    return a\n\ndef g(a):\n    return a\n\ndef h(a):\n    ';
+    const prompt = [tok.fim.pre!, ...enc(prefix.slice(0, prefix.lastIndexOf('\n') + 1)), tok.fim.suf!, ...enc('\n'), tok.fim.mid!, ...enc('    ')];
+    const want = await greedy(model, prompt, 32);
+    for (const speculate of [0, 15]) {
+      const r = (await client.complete({ prefix, suffix: '\n', maxTokens: 32, speculate }).result) as DoneResponse;
+      assert.equal(r.type, 'done', JSON.stringify(r));
+      assert.equal(r.text, want.text, `speculate ${speculate}`);
+      if (speculate === 0) assert.equal(r.timings.draftTokens, 0);
     }
   } finally {
     await client.close();

@@ -147,6 +147,28 @@ test('alternatives branch at the first token: the best first, each the reference
   assert.equal(new Set([r.text, ...r.alternatives!]).size, 3);
 });
 
+test('speculative decoding changes nothing but the steps: the same tokens, greedy and sampled, with it off, on by default and at most', async () => {
+  const prefix = 'def f(a):\n    return a\n\ndef g(a):\n    return a\n\ndef h(a):\n    ', suffix = '\n';
+  for (const sampling of [{}, { temperature: 0.8, seed: 5, repeatPenalty: 1.1 }]) {
+    const runs = [];
+    for (const speculate of [0, undefined, 15]) {
+      const tokens: number[] = [];
+      const r = done(await client.complete({ prefix, suffix, maxTokens: 32, sampling, speculate }, (t) => tokens.push(t.token)).result);
+      runs.push({ speculate, tokens, r });
+      const t = r.timings;
+      // Whether drafts are checked depends on what steps cost (DraftPolicy); the counts always add up.
+      if (r.reason === 'length') assert.equal(t.decodeTokens, 1 + t.decodeSteps + t.draftAccepted, `speculate ${speculate}: each step gives one token and the drafts it kept`);
+      assert.ok(t.draftAccepted <= t.draftTokens);
+    }
+    assert.equal(runs[0].r.timings.draftTokens, 0);
+    for (const x of runs.slice(1)) {
+      assert.deepEqual(x.tokens, runs[0].tokens, `speculate ${x.speculate}, ${JSON.stringify(sampling)}`);
+      assert.equal(x.r.text, runs[0].r.text);
+      assert.equal(x.r.reason, runs[0].r.reason);
+    }
+  }
+});
+
 test('line budget: once spent, generation ends at the next token with a newline', async () => {
   // The tiny model's answers are arbitrary: sample (seeded, so both runs draw the same tokens) until one has a newline.
   let found = false;

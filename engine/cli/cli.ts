@@ -9,9 +9,10 @@ import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { loadConfig, MAX_CTX } from '../model/model.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler, defaultSampling, type Sampling } from '../model/sampler.js';
-import type { Backend, BackendName } from '../model/backend.js';
+import { MAX_VERIFY_TOKENS, type Backend, type BackendName } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
 import { profileDecode, runBench } from './bench.js';
+import { DEFAULT_DRAFT_TOKENS, Speculator } from '../model/speculation.js';
 import { WebGpuModel } from '../model/webgpu-model.js';
 import { runReplay } from './replay.js';
 import { runTemplate } from './template.js';
@@ -26,9 +27,12 @@ const USAGE = `usage: hearth <command> [options]
   tokenize  --model FILE                   (stdin: JSON array of strings)
   generate  --model FILE (--prompt TEXT | --tokens 1,2,3) [-n N] [--temp T] [--top-k K] [--top-p P]
             [--min-p P] [--repeat-penalty R] [--seed S] [--ctx N] [--backend webgpu|reference] [--json]
+            [--speculate N]                (most draft tokens per step, 0 = off; default ${DEFAULT_DRAFT_TOKENS})
   bench     --model FILE [--prompt-tokens 256] [--gen-tokens 32] [--backend webgpu|reference] [--json]
             [--profile]                    (then GPU time per kernel of a decode step)
-  replay    --model FILE --file SOURCE [--backend webgpu|reference] [--json]
+            [--speculate N]                (default 0)
+  replay    --model FILE --file SOURCE [--backend webgpu|reference] [--ctx N] [--json]
+            [--speculate N]                (with and without speculation; default ${DEFAULT_DRAFT_TOKENS})
   template  --model FILE [--json]          (stdin: JSON array of {role, content}; stdout: the chat prompt)
   ${PULL_USAGE}
   ${MODELS_USAGE}`;
@@ -44,9 +48,9 @@ const PROFILE_STEPS = 16;
 const OPTIONS: Record<string, string[]> = {
   info: ['model'],
   tokenize: ['model'],
-  generate: ['model', 'prompt', 'tokens', 'n', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'seed', 'ctx', 'backend', 'json'],
-  bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx', 'profile'],
-  replay: ['model', 'file', 'backend', 'json'],
+  generate: ['model', 'prompt', 'tokens', 'n', 'temp', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'seed', 'ctx', 'backend', 'json', 'speculate'],
+  bench: ['model', 'prompt-tokens', 'gen-tokens', 'backend', 'json', 'ctx', 'profile', 'speculate'],
+  replay: ['model', 'file', 'backend', 'json', 'ctx', 'speculate'],
   template: ['model', 'json'],
 };
 
@@ -141,6 +145,13 @@ function warnPastTraining(flags: Flags, nCtx: number | undefined, nCtxTrain: num
   if (nCtx !== undefined && nCtx > nCtxTrain) {
     process.stderr.write(`hearth: warning: ${typed(flags, 'ctx')} ${nCtx} > n_ctx_train ${nCtxTrain} of the model -- possible training context overflow\n`);
   }
+}
+
+/** --speculate: most draft tokens per decoding step (0: off). */
+function speculate(flags: Flags, def: number): number {
+  const n = num(flags, 'speculate', { int: true, min: 0, max: 0x7fffffff }) ?? def;
+  if (n > MAX_VERIFY_TOKENS - 1) throw new UsageError(`${typed(flags, 'speculate')} must be at most ${MAX_VERIFY_TOKENS - 1} (a step checks ${MAX_VERIFY_TOKENS} tokens at most), got ${n}`);
+  return n;
 }
 
 function backendName(flags: Flags): BackendName {
@@ -243,6 +254,7 @@ async function generate(flags: Flags) {
   if (flags.has('prompt') === flags.has('tokens')) throw new UsageError('give exactly one of --prompt and --tokens');
   const n = num(flags, 'n', { int: true, min: 0, max: MAX_CTX }) ?? 32;
   const params = samplerParams(flags);
+  const most = speculate(flags, DEFAULT_DRAFT_TOKENS);
   backendName(flags);
   const ctx = num(flags, 'ctx', { int: true, min: 1, max: MAX_CTX });
   const g = readGGUF(str(flags, 'model'));
@@ -256,25 +268,20 @@ async function generate(flags: Flags) {
   const json = bool(flags, 'json');
   await withBackend(g, flags, nCtx, async (backend, loadMs) => {
     const sampler = new Sampler(params);
-    const onDevice = params.temperature <= 0 && params.repeatPenalty === 1;
+    // Each step determines one token, or several where a draft from the tokens so far was kept.
+    const steps = new Speculator(backend, sampler, { seq: 0, most });
     const history = [...prompt];
     const out: number[] = [];
     const decoder = new StreamDecoder(tok);
     let text = '';
-    let prefillMs = 0;
-    let decodeStart = 0;
-    let pending = prompt;
-    let pos = 0;
-    let steps = 0;
-    for (let i = 0; i < n; i++) {
-      const t = performance.now();
-      // Greedy without penalties picks on the device: one id comes back instead of n_vocab logits.
-      const id = onDevice
-        ? await backend.forwardGreedy(0, pending, pos)
-        : sampler.sample(await backend.forward(0, pending, pos), history);
-      if (i === 0) { prefillMs = performance.now() - t; decodeStart = performance.now(); }
-      steps++;
-      pos += pending.length;
+    const t0 = performance.now();
+    // Greedy without penalties picks on the device: one id comes back instead of n_vocab logits.
+    let ahead = n > 0 ? [sampler.greedy ? await backend.forwardGreedy(0, prompt, 0) : sampler.sample(await backend.forward(0, prompt, 0), history)] : [];
+    const prefillMs = performance.now() - t0;
+    const decodeStart = performance.now();
+    let decoded = 0;
+    while (ahead.length) {
+      const id = ahead.shift()!;
       // End of generation is not part of the answer, as in llama.cpp.
       if (tok.isEog(id)) break;
       history.push(id);
@@ -282,7 +289,11 @@ async function generate(flags: Flags) {
       const piece = decoder.push(id);
       text += piece;
       if (!json) process.stdout.write(piece);
-      pending = [id];
+      if (out.length === n) break;
+      if (!ahead.length) {
+        ahead = await steps.next(id, history.length - 1, history, n - out.length - 1);
+        decoded += ahead.length;
+      }
     }
     const tail = decoder.flush();
     text += tail;
@@ -291,7 +302,8 @@ async function generate(flags: Flags) {
     const result = {
       prompt, tokens: out, text, load_ms: Math.round(loadMs),
       prefill_tok_s: prefillMs > 0 ? prompt.length / (prefillMs / 1000) : 0,
-      decode_tok_s: steps > 1 ? (steps - 1) / (decodeMs / 1000) : 0,
+      decode_tok_s: decoded > 0 ? decoded / (decodeMs / 1000) : 0,
+      steps: steps.steps, draft_tokens: steps.drafted, draft_accepted: steps.accepted,
     };
     if (json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stderr.write(`load ${result.load_ms} ms, prefill ${result.prefill_tok_s.toFixed(1)} tok/s, decode ${result.decode_tok_s.toFixed(1)} tok/s\n`);
@@ -303,6 +315,7 @@ async function bench(flags: Flags) {
   const nGen = num(flags, 'gen-tokens', { int: true, min: 1, max: MAX_CTX }) ?? 32;
   const minCtx = nPrompt + nGen + 1;
   if (minCtx > MAX_CTX) throw new UsageError(`${typed(flags, 'prompt-tokens')} ${nPrompt} + ${typed(flags, 'gen-tokens')} ${nGen} do not fit in the largest context, ${MAX_CTX} tokens`);
+  const most = speculate(flags, 0);
   backendName(flags);
   const ctx = num(flags, 'ctx', { int: true, min: minCtx, max: MAX_CTX });
   const g = readGGUF(str(flags, 'model'));
@@ -310,7 +323,7 @@ async function bench(flags: Flags) {
   const nCtx = ctx ?? Math.max(2048, minCtx);
   await withBackend(g, flags, nCtx, async (backend, loadMs) => {
     const profiled = bool(flags, 'profile') ? webgpu(backend) : undefined;
-    const r = await runBench(backend, nPrompt, nGen);
+    const r = await runBench(backend, nPrompt, nGen, most);
     const s = backend.stats();
     const profile = profiled && await profileDecode(profiled, nPrompt, PROFILE_STEPS);
     const result = {
@@ -322,6 +335,7 @@ async function bench(flags: Flags) {
     if (!bool(flags, 'json')) {
       process.stdout.write(`load ${result.load_ms} ms | prefill ${r.prefill_tok_s.toFixed(1)} tok/s | decode ${r.decode_tok_s.toFixed(1)} tok/s | warm ttft ${r.warm_ttft_ms.toFixed(1)} ms | VRAM ${humanBytes(result.vram_bytes)} | peak RSS ${humanBytes(result.peak_rss_bytes)}\n`);
       if (profile) {
+        process.stdout.write(`decode step: ${profile.host_ms_per_step.toFixed(3)} ms to encode and submit ${profile.dispatches_per_step} dispatches\n`);
         process.stdout.write(`decode step, profiled: ${profile.wall_ms_per_token.toFixed(3)} ms wall, ${profile.gpu_ms_per_token.toFixed(3)} ms on the GPU\n`);
         for (const k of profile.kernels) process.stdout.write(`  ${k.kernel.padEnd(16)} ${k.ms_per_token.toFixed(3).padStart(9)} ms  ${(100 * k.ms_per_token / profile.gpu_ms_per_token).toFixed(1).padStart(5)}%  ${k.calls_per_token} passes\n`);
       }
@@ -397,9 +411,13 @@ async function main(argv: string[]): Promise<number | void> {
     case 'replay': {
       const model = str(flags, 'model');
       const backend = backendName(flags);
-      readGGUF(model);
-      const source = readSource(str(flags, 'file'));
-      return runReplay({ model, source, backend, json: bool(flags, 'json') });
+      const ctx = num(flags, 'ctx', { int: true, min: 16, max: MAX_CTX });
+      const most = speculate(flags, DEFAULT_DRAFT_TOKENS);
+      const nCtxTrain = loadConfig(readGGUF(model)).nCtxTrain;
+      const file = str(flags, 'file');
+      const source = readSource(file);
+      warnPastTraining(flags, ctx, nCtxTrain);
+      return runReplay({ model, source, fileName: file, backend, json: bool(flags, 'json'), nCtx: ctx ?? Math.min(nCtxTrain, 2048), speculate: most });
     }
   }
 }

@@ -1,6 +1,7 @@
 // The WebGPU device (Dawn's Node bindings) and the few helpers every kernel shares: buffers that are
 // accounted by purpose, uploads in bounded chunks, readbacks that reject when the device is lost,
 // and compute pipelines compiled once with their WGSL diagnostics in the error.
+import { WaitEstimate } from './wait.js';
 
 export class GpuError extends Error {
   /** 'device-lost' when the device is gone (nothing on it can run again). */
@@ -31,11 +32,6 @@ const WANTED_LIMITS = [
   'maxBufferSize', 'maxStorageBufferBindingSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
   'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxUniformBufferBindingSize',
 ] as const;
-
-/** Waits shorter than this are polled throughout: a timer's granularity would cost more than the spin. */
-const SLEEP_ABOVE_MS = 10;
-/** Share of the expected time a wait sleeps; the rest is polled, so a faster run is barely overslept. */
-const SLEEP_SHARE = 0.8;
 
 /** Submitted work a readback waits for: its kind, its size in units of that kind, when it was submitted. */
 export interface GpuWork { kind: string; units: number; since: number }
@@ -99,8 +95,8 @@ export class Gpu {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly sizes = new Map<GPUBuffer, { size: number; kind: MemoryKind }>();
   private disposed = false;
-  /** Milliseconds per unit that each kind of work last took, submission to readable result. */
-  private readonly workMs = new Map<string, number>();
+  /** How long readbacks of each kind of work sleep before polling. */
+  private readonly waits = new WaitEstimate();
 
   private constructor(readonly device: GPUDevice, info: GpuInfo) {
     this.info = info;
@@ -220,20 +216,17 @@ export class Gpu {
   /**
    * mapAsync(READ) that rejects when the device is lost instead of waiting forever. With `work` (what
    * was submitted before the copy into `staging`), a wait expected to be long sleeps through most of
-   * it first: Dawn's Node bindings poll a pending map on every turn of the event loop, which keeps a
-   * core busy for the whole wait, and on a software adapter that core is one the GPU needs (a lavapipe
-   * decode step took ~30% longer while polled).
+   * it first (engine/gpu/wait.ts): polling keeps a core busy, and on a software adapter that core is
+   * one the GPU needs (a lavapipe decode step took ~30% longer while polled).
    */
   async mapRead(staging: GPUBuffer, work?: GpuWork): Promise<void> {
-    if (work) {
-      const perUnit = this.workMs.get(work.kind);
-      const sleep = perUnit === undefined ? 0 : perUnit * work.units * SLEEP_SHARE - (performance.now() - work.since);
-      if (sleep >= SLEEP_ABOVE_MS) await new Promise((r) => setTimeout(r, sleep));
-    }
+    const sleep = work ? this.waits.sleepMs(work.kind, work.units, performance.now() - work.since) : 0;
+    if (sleep > 0) await new Promise((r) => setTimeout(r, sleep));
+    const woke = performance.now();
     await Promise.race([staging.mapAsync(GPUMapMode.READ), this.lostPromise]);
     this.check();
-    // An oversleep measures long, but the next wait sleeps SLEEP_SHARE of it, so the estimate decays back.
-    if (work) this.workMs.set(work.kind, (performance.now() - work.since) / work.units);
+    const now = performance.now();
+    if (work) this.waits.observe(work.kind, work.units, now - work.since, sleep, now - woke);
   }
 
   /** Compiles (once per distinct code/entry/constants) a compute pipeline with an 'auto' layout. */
@@ -281,9 +274,13 @@ export class Gpu {
 
 /** A pipeline with its bind group, recorded into a compute pass with a workgroup count. */
 export class Dispatch {
+  /** Dispatches recorded by this process (what a step's host cost is counted in). */
+  static recorded = 0;
+
   constructor(readonly pipeline: GPUComputePipeline, readonly bindGroup: GPUBindGroup) {}
 
   record(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
+    Dispatch.recorded++;
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);

@@ -31,6 +31,17 @@ export interface Backend {
    * the device so only the token id comes back. Any other sampling runs the Sampler on forward's logits.
    */
   forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number>;
+  /**
+   * Most tokens forwardAll and forwardGreedyAll take. Their steps give every row, bit for bit, the
+   * logits and cache entries that one-token steps give, which lets speculative decoding check a
+   * draft in one step without changing a single output token. 0 where this backend's steps of
+   * several tokens compute differently from one-token steps (then they are refused).
+   */
+  readonly maxVerifyTokens: number;
+  /** Like forward, but every row's logits: n x nVocab, row i the logits after tokens[0..i]. */
+  forwardAll(seq: number, tokens: number[], pos: number): Promise<Float32Array>;
+  /** Like forwardGreedy, but every row's argmax (row i: the pick after tokens[0..i]), picked on the device. */
+  forwardGreedyAll(seq: number, tokens: number[], pos: number): Promise<Int32Array>;
   stats(): BackendStats;
   dispose(): void;
 }
@@ -42,6 +53,9 @@ export interface OpenOptions {
   maxDeviceBytes?: number;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
+
+/** Most tokens a verification step (forwardAll, forwardGreedyAll) takes on either backend: a draft of 15 and the token before it. */
+export const MAX_VERIFY_TOKENS = 16;
 
 /** Most positions a sequence can hold, and most sequences, on either backend. */
 const MAX_CTX = 1 << 24;
@@ -83,4 +97,10 @@ export function checkStep(path: string, l: StepLimits, seq: number, tokens: read
   for (const t of tokens) {
     if (!Number.isInteger(t) || t < 0 || t >= l.nVocab) throw new BackendInputError(path, `token ${t} is outside the vocabulary 0..${l.nVocab - 1}`);
   }
+}
+
+/** Checks that a step of n tokens for every row's outputs fits the backend's maxVerifyTokens. */
+export function checkVerify(path: string, maxVerifyTokens: number, n: number): void {
+  if (maxVerifyTokens === 0) throw new BackendInputError(path, 'this backend has no exact steps of every row (maxVerifyTokens 0): its steps of several tokens compute differently from one-token steps');
+  if (n > maxVerifyTokens) throw new BackendInputError(path, `a step of every row's outputs takes at most ${maxVerifyTokens} tokens, got ${n}`);
 }

@@ -7,9 +7,11 @@ import type { GGUFTensorInfo } from '../gguf/gguf.js';
 import { GpuError } from '../gpu/gpu.js';
 import { hasInt8Layout, tensorDeviceBytes, type TensorLayout } from '../gpu/gpu-tensor.js';
 import type { ModelConfig } from '../gguf/hparams.js';
-import { attentionPartialBytes } from '../../kernels/attention.js';
+import { attentionPartialBytes, maxDecodeTokens } from '../../kernels/attention.js';
+import { MATVEC_MAX_TOKENS } from '../../kernels/matmul.js';
 import { kvElementBytes } from '../../kernels/kv.js';
 import { samplerBytes } from '../../kernels/sample.js';
+import { MAX_VERIFY_TOKENS } from './backend.js';
 
 /** Most tokens per prefill command buffer (bounds the activation buffers). */
 export const PREFILL_CHUNK = 512;
@@ -29,7 +31,11 @@ export interface DeviceTraits {
 /** The model dimensions the plan depends on (a ModelConfig, or a catalog entry's known shape). */
 export type PlanShape = Pick<ModelConfig, 'nVocab' | 'nEmbd' | 'nLayer' | 'nHead' | 'nHeadKv' | 'headDim' | 'nFf'>;
 
-export interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number }
+/**
+ * chunk: most tokens per command buffer; verifyRows: most rows of logits a step computes (a
+ * verification step's, Backend.maxVerifyTokens; 1 where only the last token's are).
+ */
+export interface MemoryPlan { weights: number; kv: number; scratch: number; chunk: number; kvBinding: number; verifyRows: number }
 
 /** The layout a weight takes on the device. */
 export function tensorLayout(d: Pick<DeviceTraits, 'int8'>, t: { type: GGUFTensorInfo['type']; dims: number[] }): TensorLayout {
@@ -39,13 +45,13 @@ export function tensorLayout(d: Pick<DeviceTraits, 'int8'>, t: { type: GGUFTenso
 /** The activation buffers of the GPU model's RunState, each allocated for `chunk` tokens. */
 export type Activation = 'tokens' | 'x' | 'h' | 'qkv' | 'attn' | 'proj' | 'gu' | 'act' | 'logits' | 'angles';
 
-/** Bytes of each activation for steps of `t` tokens. */
-export function scratchSizes(c: PlanShape, t: number, nCtx: number): Record<Activation, number> {
+/** Bytes of each activation for steps of `t` tokens, with logits for `rows` of them. */
+export function scratchSizes(c: PlanShape, t: number, nCtx: number, rows: number): Record<Activation, number> {
   const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim;
   return {
     tokens: t * 4, x: t * c.nEmbd * 4, h: t * c.nEmbd * 4, qkv: t * (q + 2 * kv) * 4, attn: t * q * 4,
     proj: t * c.nEmbd * 4, gu: t * 2 * c.nFf * 4, act: t * c.nFf * 4,
-    logits: c.nVocab * 4, angles: nCtx * c.headDim * 4,
+    logits: rows * c.nVocab * 4, angles: nCtx * c.headDim * 4,
   };
 }
 
@@ -62,13 +68,17 @@ export function planMemory(path: string, c: PlanShape, tensors: Map<string, GGUF
   // Fewer tokens per chunk when the widest activation would not fit one binding.
   const widest = Math.max(2 * c.nFf, (c.nHead + 2 * c.nHeadKv) * c.headDim, c.nEmbd) * 4;
   const chunk = Math.max(1, Math.min(PREFILL_CHUNK, nCtx, Math.floor(d.maxBinding / widest)));
-  const sizes = scratchSizes(c, chunk, nCtx);
+  // Steps that take the decode kernels compute each row as a one-token step does: on the CPU kernels
+  // up to 32 tokens; on GPUs' up to 8, through matvec (with the norms and adds folded in) and decode
+  // attention. Verification steps fit those and one command buffer.
+  const verifyRows = Math.min(MAX_VERIFY_TOKENS, maxDecodeTokens(d.cpu), d.cpu ? Infinity : MATVEC_MAX_TOKENS, chunk);
+  const sizes = scratchSizes(c, chunk, nCtx, verifyRows);
   for (const [name, bytes] of Object.entries(sizes)) {
     if (bytes > d.maxBinding) throw new GpuError(`${path}: the ${name} buffer (${bytes} bytes) exceeds the device's storage binding limit of ${d.maxBinding} bytes`);
   }
   const part = attentionPartialBytes({ ...c, ctx: nCtx }, d.cpu);
-  const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab);
-  return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding };
+  const scratch = Object.values(sizes).reduce((a, b) => a + b, 0) + part.o + part.ml + samplerBytes(c.nVocab, verifyRows);
+  return { weights, kv: 2 * c.nLayer * nSeq * kvBinding, scratch, chunk, kvBinding, verifyRows };
 }
 
 export const planTotal = (p: MemoryPlan) => p.weights + p.kv + p.scratch;

@@ -1,7 +1,7 @@
 // Plain TypeScript forward pass for llama and qwen2, with one f32 KV cache per sequence. Weights are
 // dequantized to f32 once at load and all sums run in float64, so this is the numerical yardstick the
 // WebGPU model is tested against. Not the product path: it is slow and holds every weight as f32.
-import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, checkVerify, MAX_VERIFY_TOKENS, type Backend, type BackendStats } from './backend.js';
 import { GGMLType } from '../gguf/ggml.js';
 import { GGUF, GGUFError, GGUFTensorInfo, readTensorBytes } from '../gguf/gguf.js';
 import type { ModelConfig } from '../gguf/hparams.js';
@@ -105,6 +105,8 @@ function rmsNorm(x: Float32Array, nTok: number, n: number, weight: Float32Array,
 
 export class ReferenceModel implements Backend {
   readonly name = 'reference' as const;
+  /** Each row's sums run in the same order whatever the step's size: every row is exact. */
+  readonly maxVerifyTokens = MAX_VERIFY_TOKENS;
   private readonly caches: (SeqCache | undefined)[];
   private readonly loadMs: number;
 
@@ -288,6 +290,17 @@ export class ReferenceModel implements Backend {
 
   async forwardGreedy(seq: number, tokens: number[], pos: number): Promise<number> {
     return argmax(this.evaluate(seq, tokens, pos));
+  }
+
+  async forwardAll(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
+    checkVerify(this.path, this.maxVerifyTokens, tokens.length);
+    return this.evaluate(seq, tokens, pos, { allLogits: true });
+  }
+
+  async forwardGreedyAll(seq: number, tokens: number[], pos: number): Promise<Int32Array> {
+    const logits = await this.forwardAll(seq, tokens, pos);
+    const nVocab = this.config.nVocab;
+    return Int32Array.from(tokens, (_, i) => argmax(logits.subarray(i * nVocab, (i + 1) * nVocab)));
   }
 
   stats(): BackendStats {

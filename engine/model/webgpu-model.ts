@@ -7,10 +7,10 @@
 // next step queued behind the current one, fed its token on the device (WebGpuLoadOptions.ahead).
 // The state is named as llama2.c names it: Weights, RunState (every buffer with its shape), Kernels.
 import { freemem } from 'node:os';
-import { checkOpenOptions, checkSeq, checkStep, type Backend, type BackendStats } from './backend.js';
+import { checkOpenOptions, checkSeq, checkStep, checkVerify, type Backend, type BackendStats } from './backend.js';
 import { FILE_TYPE_NAMES, GGMLType, typeName } from '../gguf/ggml.js';
 import { type GGUF, type GGUFTensorInfo, readGGUF, readTensorBytes } from '../gguf/gguf.js';
-import { Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
+import { Dispatch, Gpu, GpuError, OutOfMemoryError, type GpuOptions, type GpuWork, type MemoryKind } from '../gpu/gpu.js';
 import { GpuProfile, type ProfileEntry } from '../gpu/gpu-profile.js';
 import { allocTensor, Uploader, type GpuTensor, type TensorLayout } from '../gpu/gpu-tensor.js';
 import type { ModelConfig } from '../gguf/hparams.js';
@@ -20,7 +20,7 @@ import { dequantize } from '../gguf/quant.js';
 import { Attention, AttentionParams, attentionPartialBytes, type AttentionPlan, type AttentionShape } from '../../kernels/attention.js';
 import { Embedding } from '../../kernels/embed.js';
 import { kvF16 } from '../../kernels/kv.js';
-import { MatmulKernels, type Product } from '../../kernels/matmul.js';
+import { MATVEC_MAX_TOKENS, MatmulKernels, type Product } from '../../kernels/matmul.js';
 import { RmsNorm } from '../../kernels/rmsnorm.js';
 import { Rope, RopeParams, ropeTable } from '../../kernels/rope.js';
 import { GreedySampler } from '../../kernels/sample.js';
@@ -64,6 +64,9 @@ export interface WebGpuLoadOptions {
    */
   ahead?: boolean;
 }
+
+/** What the host spent on steps of one size: encoding and submitting them (not waiting), and their dispatches. */
+export interface StepCost { tokens: number; steps: number; hostMs: number; dispatches: number }
 
 export interface WebGpuLoadReport {
   path: string;
@@ -151,7 +154,7 @@ interface RunState {
   gu: GPUBuffer;
   /** [chunk, nFf]: silu(gate) * up (where it is not folded into the down product). */
   act: GPUBuffer;
-  /** [nVocab]: the last token's logits. */
+  /** [verifyRows, nVocab]: the last token's logits, or a verification step's rows (MemoryPlan.verifyRows). */
   logits: GPUBuffer;
   /** [nCtx, headDim / 2, 2]: (cos, sin) of each rotated pair at each position (kernels/rope.ts's ropeTable). */
   angles: GPUBuffer;
@@ -164,9 +167,9 @@ interface RunState {
   /** [nLayer][nSeq], each [nHeadKv, nCtx, headDim] of kv_t (f16 or f32, kernels/kv.ts). */
   kCache: GPUBuffer[][];
   vCache: GPUBuffer[][];
-  /** [nVocab], host-readable: the logits read back. */
+  /** [verifyRows, nVocab], host-readable: the logits read back. */
   logitsStaging: GPUBuffer;
-  /** Two of [1] u32, host-readable: a step queued ahead copies its token while the previous one's is read. */
+  /** Two of [verifyRows] u32, host-readable: a step queued ahead copies its token while the previous one's is read. */
   tokenStaging: [GPUBuffer, GPUBuffer];
 }
 
@@ -187,9 +190,10 @@ interface Kernels {
   ropeParams: RopeParams;
   attnParams: AttentionParams;
   /**
-   * One-token steps fold each RMS norm into the product after it, each residual add into the
-   * product before it, and SiLU * up into the down product (MatmulKernels.fuses): three dispatches
-   * and barriers fewer per layer. (On the GPU kernels, decode attention folds RoPE in: Attention.ropes.)
+   * Steps of up to MATVEC_MAX_TOKENS tokens (decode and verification steps) fold each RMS norm into
+   * the product after it, each residual add into the product before it, and SiLU * up into the down
+   * product (MatmulKernels.fuses): three dispatches and barriers fewer per layer. (On the GPU
+   * kernels, decode attention folds RoPE in: Attention.ropes.)
    */
   foldsDecode: boolean;
 }
@@ -228,6 +232,7 @@ interface ModelParts {
   nCtx: number;
   nSeq: number;
   chunk: number;
+  verifyRows: number;
   weights: Weights;
   state: RunState;
   kernels: Kernels;
@@ -310,7 +315,7 @@ async function uploadWeights(gpu: Gpu, g: GGUF, c: ModelConfig, tensors: Map<str
 /** Allocates the run state: activations for plan.chunk tokens, attention's partials, a KV cache per layer and sequence, readback buffers. */
 function allocRunState(gpu: Gpu, c: ModelConfig, nCtx: number, nSeq: number, plan: MemoryPlan, attnPart: { o: number; ml: number }): RunState {
   const kvCache = (kv: 'k' | 'v') => Array.from({ length: c.nLayer }, (_, l) => Array.from({ length: nSeq }, (_, s) => gpu.buffer(`${kv} cache ${l}/${s}`, plan.kvBinding, 'kv')));
-  const bytes = scratchSizes(c, plan.chunk, nCtx);
+  const bytes = scratchSizes(c, plan.chunk, nCtx, plan.verifyRows);
   const activation = (a: Activation) => gpu.buffer(a, bytes[a], 'scratch');
   const staging = (label: string, size: number) => gpu.device.createBuffer({ label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   return {
@@ -319,13 +324,13 @@ function allocRunState(gpu: Gpu, c: ModelConfig, nCtx: number, nSeq: number, pla
     attnPartO: gpu.buffer('attention partials', attnPart.o, 'scratch'),
     attnPartML: gpu.buffer('attention partial stats', attnPart.ml, 'scratch'),
     kCache: kvCache('k'), vCache: kvCache('v'),
-    logitsStaging: staging('logits readback', c.nVocab * 4),
-    tokenStaging: [staging('token readback', 4), staging('token readback', 4)],
+    logitsStaging: staging('logits readback', plan.verifyRows * c.nVocab * 4),
+    tokenStaging: [staging('token readback', plan.verifyRows * 4), staging('token readback', plan.verifyRows * 4)],
   };
 }
 
 /** Builds every kernel of a step over the weights and the run state. */
-async function createKernels(gpu: Gpu, c: ModelConfig, w: Weights, s: RunState, o: { attnShape: AttentionShape; f16Kv: boolean; cpu: boolean; int8: boolean }): Promise<Kernels> {
+async function createKernels(gpu: Gpu, c: ModelConfig, w: Weights, s: RunState, o: { attnShape: AttentionShape; f16Kv: boolean; cpu: boolean; int8: boolean; verifyRows: number }): Promise<Kernels> {
   const ropeParams = new RopeParams(gpu, c, o.attnShape.ctx, o.f16Kv);
   const attnParams = new AttentionParams(gpu, o.attnShape, o.f16Kv, o.cpu);
   const matrices = matricesOf(w);
@@ -335,7 +340,7 @@ async function createKernels(gpu: Gpu, c: ModelConfig, w: Weights, s: RunState, 
     Embedding.create(gpu, w.tokenEmbd, s.tokens, s.x),
     norm(w.layers[0].attnNorm),
     SiluMul.create(gpu, s.gu, s.act, c.nFf),
-    GreedySampler.create(gpu, s.logits, c.nVocab),
+    GreedySampler.create(gpu, s.logits, c.nVocab, o.verifyRows),
   ]);
   // After the last layer, the output norm (for every row; the logits take the last).
   const norms = await Promise.all(w.layers.map(async (L, l) => ({
@@ -359,8 +364,13 @@ const DEVICE_TOKEN = Symbol('device token');
 /** A kernel of a step, bound and sized when the step's op list is built: its profile label and recorder. */
 interface Op { label: string; record: (pass: GPUComputePassEncoder, plan: AttentionPlan) => void }
 
-/** A submitted step: what its readback waits for, and where its sampled token lands. */
+/** A submitted step: what its readback waits for, and where its sampled tokens land. */
 interface Submitted { work: GpuWork; staging: GPUBuffer }
+
+/** What a step ends with: the last token's logits or greedy pick, or every row's (a verification step). */
+interface StepOutput { pick: boolean; rows: 'last' | 'all' }
+const LOGITS: StepOutput = { pick: false, rows: 'last' };
+const PICK: StepOutput = { pick: true, rows: 'last' };
 
 /** A greedy step queued before the caller asked for it, fed `token` on the device. */
 interface Ahead extends Submitted { seq: number; pos: number; token: number }
@@ -372,6 +382,8 @@ export class WebGpuModel implements Backend {
   readonly config: ModelConfig;
   readonly nCtx: number;
   readonly nSeq: number;
+  /** Steps of up to this many tokens compute each row as one-token steps do (MemoryPlan.verifyRows). */
+  readonly maxVerifyTokens: number;
   private readonly gpu: Gpu;
   private readonly path: string;
   /** Most tokens per command buffer. */
@@ -394,6 +406,8 @@ export class WebGpuModel implements Backend {
   private profiler: GpuProfile | undefined;
   /** Each sequence's decode-step kernels (ops), built at its first decode step. */
   private readonly decodeOps: Op[][] = [];
+  /** Host cost of the steps since takeStepCosts(), by token count. */
+  private readonly costs = new Map<number, StepCost>();
 
   private constructor(m: ModelParts) {
     this.gpu = m.gpu;
@@ -402,6 +416,7 @@ export class WebGpuModel implements Backend {
     this.nCtx = m.nCtx;
     this.nSeq = m.nSeq;
     this.chunk = m.chunk;
+    this.maxVerifyTokens = m.verifyRows > 1 ? m.verifyRows : 0;
     this.weights = m.weights;
     this.state = m.state;
     this.kernels = m.kernels;
@@ -449,7 +464,7 @@ export class WebGpuModel implements Backend {
     const attnShape = { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, ctx: nCtx, scale: c.attnScale };
     const state = allocRunState(gpu, c, nCtx, nSeq, plan, attentionPartialBytes(attnShape, cpu));
     gpu.write(state.angles, ropeTable(c, nCtx, ropeFreqs));
-    const kernels = await createKernels(gpu, c, weights, state, { attnShape, f16Kv, cpu, int8 });
+    const kernels = await createKernels(gpu, c, weights, state, { attnShape, f16Kv, cpu, int8, verifyRows: plan.verifyRows });
     await gpu.done();
 
     const report: WebGpuLoadReport = {
@@ -461,7 +476,7 @@ export class WebGpuModel implements Backend {
       modelBytes: g.fileSize, vram: { ...gpu.allocated }, loadMs: performance.now() - t0,
     };
     return new WebGpuModel({
-      gpu, config: c, path: g.path, nCtx, nSeq, chunk: plan.chunk, weights, state, kernels, aheadSteps: opts.ahead ?? !gpu.info.software, report,
+      gpu, config: c, path: g.path, nCtx, nSeq, chunk: plan.chunk, verifyRows: plan.verifyRows, weights, state, kernels, aheadSteps: opts.ahead ?? !gpu.info.software, report,
     });
   }
 
@@ -485,7 +500,29 @@ export class WebGpuModel implements Backend {
     return this.serialize(async () => {
       if (this.ahead) await this.discard(this.ahead);
       this.ahead = undefined;
-      return this.readLogits(this.step(seq, tokens, pos).work);
+      return this.readLogits(this.step(seq, tokens, pos, LOGITS).work, 1);
+    });
+  }
+
+  forwardAll(seq: number, tokens: number[], pos: number): Promise<Float32Array> {
+    return this.serialize(async () => {
+      checkVerify(this.path, this.maxVerifyTokens, tokens.length);
+      if (this.ahead) await this.discard(this.ahead);
+      this.ahead = undefined;
+      return this.readLogits(this.step(seq, tokens, pos, { pick: false, rows: 'all' }).work, tokens.length);
+    });
+  }
+
+  forwardGreedyAll(seq: number, tokens: number[], pos: number): Promise<Int32Array> {
+    return this.serialize(async () => {
+      checkVerify(this.path, this.maxVerifyTokens, tokens.length);
+      if (this.ahead) await this.discard(this.ahead);
+      this.ahead = undefined;
+      const run = this.step(seq, tokens, pos, { pick: true, rows: 'all' });
+      await this.gpu.mapRead(run.staging, run.work);
+      const ids = new Int32Array(run.staging.getMappedRange(0, tokens.length * 4).slice(0));
+      run.staging.unmap();
+      return ids;
     });
   }
 
@@ -498,10 +535,10 @@ export class WebGpuModel implements Backend {
         run = pending;
       } else {
         if (pending) await this.discard(pending);
-        run = this.step(seq, tokens, pos, true);
+        run = this.step(seq, tokens, pos, PICK);
       }
       const end = pos + tokens.length;
-      const next = this.aheadSteps && !this.profiler && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, true) : undefined;
+      const next = this.aheadSteps && !this.profiler && end < this.nCtx ? this.step(seq, DEVICE_TOKEN, end, PICK) : undefined;
       const id = await this.readToken(run);
       if (next) {
         // The device starts the queued step about now, when the one before it is done.
@@ -527,6 +564,13 @@ export class WebGpuModel implements Backend {
     return this.profiler.take();
   }
 
+  /** Host time to encode and submit the steps run since the last call, and their dispatches, by step size. */
+  takeStepCosts(): StepCost[] {
+    const out = [...this.costs.values()].sort((a, b) => a.tokens - b.tokens);
+    this.costs.clear();
+    return out;
+  }
+
   /** Releases the device and all its memory; pending and later calls reject. */
   dispose(): void {
     if (this.disposed) return;
@@ -545,14 +589,15 @@ export class WebGpuModel implements Backend {
 
   /**
    * Submits the forward pass of `tokens` at pos.. of `seq`, one command buffer per chunk. The last
-   * ends with the logits copied for reading, or with the greedy pick and its token copied (`pick`).
-   * Returns what the readback waits for.
+   * ends with the logits copied for reading, or with the greedy pick and its token copied (`pick`):
+   * of the last token, or of every row (a verification step, one chunk). Returns what the readback waits for.
    */
-  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, pick = false): Submitted {
+  private step(seq: number, tokens: number[] | typeof DEVICE_TOKEN, pos: number, out: StepOutput): Submitted {
     const c = this.config;
     const fed = tokens === DEVICE_TOKEN;
     checkStep(this.path, { nSeq: this.nSeq, nCtx: this.nCtx, nVocab: c.nVocab, held: this.seqLen[seq] }, seq, fed ? 1 : tokens, pos);
     const n = fed ? 1 : tokens.length;
+    const t0 = performance.now(), d0 = Dispatch.recorded;
     this.gpu.check();
     // Steps of similar size take similar time per token: decode steps, short appends, prompt chunks.
     const staging = this.state.tokenStaging[this.nextStaging];
@@ -566,8 +611,9 @@ export class WebGpuModel implements Backend {
       const plan = this.kernels.attnParams.plan(m, pos + start);
       const enc = this.gpu.device.createCommandEncoder({ label: 'forward' });
       // A decode step's ops are the same every token: built once per sequence.
-      const ops = m === 1 ? (this.decodeOps[seq] ??= this.ops(seq, 1, true)) : this.ops(seq, m, last);
-      const sampling: Op | undefined = last && pick ? { label: 'sample', record: (pass) => this.kernels.sampler.record(pass) } : undefined;
+      const rows = last && out.rows === 'all' ? m : 1;
+      const ops = m === 1 ? (this.decodeOps[seq] ??= this.ops(seq, 1, 'last')) : this.ops(seq, m, last ? out.rows : undefined);
+      const sampling: Op | undefined = last && out.pick ? { label: 'sample', record: (pass) => this.kernels.sampler.record(pass, rows) } : undefined;
       if (this.profiler) {
         // One timed pass per kernel.
         for (const op of sampling ? [...ops, sampling] : ops) {
@@ -581,15 +627,20 @@ export class WebGpuModel implements Backend {
         sampling?.record(pass, plan);
         pass.end();
       }
-      if (last && pick) {
-        enc.copyBufferToBuffer(this.kernels.sampler.result, 0, staging, 0, 4);
+      if (last && out.pick) {
+        enc.copyBufferToBuffer(this.kernels.sampler.result, 0, staging, 0, rows * 4);
         // The input of a step queued before this token is read (aheadSteps).
-        if (this.aheadSteps) enc.copyBufferToBuffer(this.kernels.sampler.result, 0, this.state.tokens, 0, 4);
-      } else if (last) enc.copyBufferToBuffer(this.state.logits, 0, this.state.logitsStaging, 0, c.nVocab * 4);
+        if (this.aheadSteps && rows === 1) enc.copyBufferToBuffer(this.kernels.sampler.result, 0, this.state.tokens, 0, 4);
+      } else if (last) enc.copyBufferToBuffer(this.state.logits, 0, this.state.logitsStaging, 0, rows * c.nVocab * 4);
       if (this.profiler) this.profiler.submit(enc);
       else this.gpu.device.queue.submit([enc.finish()]);
     }
     this.seqLen[seq] = pos + n;
+    const cost = this.costs.get(n) ?? { tokens: n, steps: 0, hostMs: 0, dispatches: 0 };
+    cost.steps++;
+    cost.hostMs += performance.now() - t0;
+    cost.dispatches += Dispatch.recorded - d0;
+    this.costs.set(n, cost);
     return { work, staging };
   }
 
@@ -608,13 +659,13 @@ export class WebGpuModel implements Backend {
   }
 
   /**
-   * The kernels of a step of n tokens of `seq`, through the output product (of the last token) when
-   * `output`. One-token steps on foldsDecode's kernels fold the norms and residual adds into the
-   * products; otherwise h holds each norm of x.
+   * The kernels of a step of n tokens of `seq`, through the output product of the last token or of
+   * every row (`output`). Steps of a few tokens on foldsDecode's kernels fold the norms and residual
+   * adds into the products; otherwise h holds each norm of x.
    */
-  private ops(seq: number, n: number, output: boolean): Op[] {
+  private ops(seq: number, n: number, output: StepOutput['rows'] | undefined): Op[] {
     const c = this.config, w = this.weights, s = this.state, k = this.kernels, mm = k.matmul, eps = c.rmsEps;
-    const fold = n === 1 && k.foldsDecode;
+    const fold = n <= MATVEC_MAX_TOKENS && k.foldsDecode;
     const ops: Op[] = [];
     const op = (label: string, record: Op['record']) => ops.push({ label, record });
     const products = (label: string, ps: Product[]) => op(label, (pass) => {
@@ -637,7 +688,7 @@ export class WebGpuModel implements Backend {
       if (!fold) op('rmsnorm', (pass) => norms.ffn.record(pass, n));
       project('matmul gate+up', L.gateUp, L.ffnNorm, s.gu);
       if (fold) {
-        products('matmul down', [mm.product({ weight: L.down, x: s.gu, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
+        products('matmul down', [mm.product({ weight: L.down, x: s.gu, xStride: 2 * c.nFf, swiglu: c.nFf, ...out, n, bias: L.bDown })]);
         continue;
       }
       op('silu-mul', (pass) => k.swiglu.record(pass, n));
@@ -645,16 +696,18 @@ export class WebGpuModel implements Backend {
       op('rmsnorm', (pass) => norms.next.record(pass, n));
     }
     if (output) {
-      // Unfolded, h holds the output norm of every row; the logits need the last.
-      const input = fold ? { x: s.x, norm: { weight: w.outputNorm, eps } } : { x: s.h, xOffset: (n - 1) * c.nEmbd };
-      products('matmul output', [mm.product({ weight: w.output, ...input, y: s.logits, n: 1 })]);
+      // Unfolded, h holds the output norm of every row; the logits need the last, or all of them.
+      const rows = output === 'all' ? n : 1;
+      const input = fold ? { x: s.x, xOffset: (n - rows) * c.nEmbd, norm: { weight: w.outputNorm, eps } } : { x: s.h, xOffset: (n - rows) * c.nEmbd };
+      products('matmul output', [mm.product({ weight: w.output, ...input, y: s.logits, n: rows })]);
     }
     return ops;
   }
 
-  private async readLogits(work: GpuWork): Promise<Float32Array> {
+  /** Waits for a submitted step's logits, `rows` rows of them. */
+  private async readLogits(work: GpuWork, rows: number): Promise<Float32Array> {
     await this.gpu.mapRead(this.state.logitsStaging, work);
-    const out = new Float32Array(this.state.logitsStaging.getMappedRange(0, this.config.nVocab * 4).slice(0));
+    const out = new Float32Array(this.state.logitsStaging.getMappedRange(0, rows * this.config.nVocab * 4).slice(0));
     this.state.logitsStaging.unmap();
     return out;
   }

@@ -17,14 +17,14 @@ const requests: Request[] = [
   { type: 'complete', id: 'c1', prefix: 'def f(x):\n    return ', suffix: '\n\nprint(f(2))\n', maxTokens: 64 },
   {
     type: 'complete', id: 'c2', prefix: 'é😀\u0000', suffix: '', fileName: 'src/a.ts', language: 'typescript', maxTokens: 1,
-    stop: ['\n\n', '}'], timeBudgetMs: 250.5, cache: false, sampling: { temperature: 0.7, topK: 20, topP: 0.9, seed: 42 },
+    stop: ['\n\n', '}'], timeBudgetMs: 250.5, cache: false, sampling: { temperature: 0.7, topK: 20, topP: 0.9, seed: 42 }, speculate: 0,
   },
   {
     type: 'complete', id: 'c3', prefix: 'x = ', suffix: '', maxTokens: 0, lineBudgetMs: 500, alternatives: 3, repoName: 'demo',
     context: [{ name: 'src/a.py', text: 'def a():\n    pass\n' }, { name: 'clipboard', text: '' }],
   },
   { type: 'probe', id: 'p1' },
-  { type: 'explain', id: 'e1', code: 'x = 1', language: 'python', maxTokens: 256, sampling: { temperature: 0 } },
+  { type: 'explain', id: 'e1', code: 'x = 1', language: 'python', maxTokens: 256, sampling: { temperature: 0 }, speculate: 15 },
   { type: 'explain', id: 'e2', code: 'y', maxTokens: 8, sampling: { temperature: 0, minP: 0.1, repeatPenalty: 1.1, repeatLastN: -1 } },
   { type: 'chat', id: 'h1', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: '' }], maxTokens: 512 },
   { type: 'cancel', id: 'h1' },
@@ -32,7 +32,7 @@ const requests: Request[] = [
   { type: 'shutdown', id: 'x1' },
 ];
 
-const timings = { promptTokens: 10, prefillTokens: 3, reusedTokens: 7, trimmedChars: 0, prefillMs: 1.5, ttftMs: 2.25, decodeTokens: 4, decodeTokPerS: 100, totalMs: 9 };
+const timings = { promptTokens: 10, prefillTokens: 3, reusedTokens: 7, trimmedChars: 0, prefillMs: 1.5, ttftMs: 2.25, decodeTokens: 4, decodeTokPerS: 100, decodeSteps: 2, draftTokens: 3, draftAccepted: 2, totalMs: 9 };
 const report = {
   model: '/m.gguf', role: 'complete' as const, name: 'fixture', arch: 'qwen2', fileType: 'Q4_0', backend: 'reference' as const, device: 'cpu', nCtx: 2048, nSeq: 2,
   nVocab: 151643, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2,
@@ -89,6 +89,8 @@ test('malformed requests are refused naming the field', () => {
     [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, sampling: { repeatPenalty: 0 } }, /field "repeatPenalty" must be a number in \(0, 100\]/],
     [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, sampling: { repeatLastN: -2 } }, /field "repeatLastN" must be an integer in -1\.\./],
     [{ type: 'complete', prefix: '', suffix: '', maxTokens: 4 }, /field "id" must be a string/],
+    [{ type: 'complete', id: 'c', prefix: '', suffix: '', maxTokens: 4, speculate: 16 }, /field "speculate" must be an integer in 0\.\.15/],
+    [{ type: 'chat', id: 'h', messages: [{ role: 'user', content: 'x' }], maxTokens: 4, speculate: -1 }, /field "speculate" must be an integer in 0\.\.15/],
     [{ type: 'load', id: 'l', model: 'm', backend: 'cuda', nCtx: 128 }, /field "backend" must be one of webgpu, reference/],
     [{ type: 'load', id: 'l', model: 'm', backend: 'webgpu', nCtx: 1 << 30 }, /nCtx/],
     [{ type: 'load', id: 'l', model: 'm', backend: 'webgpu', nCtx: 128, role: 'embed' }, /field "role" must be one of complete, chat/],
@@ -106,4 +108,5 @@ test('malformed responses are refused', () => {
   assert.throws(() => parseResponse({ type: 'unloaded', id: 'u', role: 'chat' }), /field "freed" must be a boolean/);
   assert.throws(() => parseResponse({ type: 'loaded', id: 'l', report: { ...report, role: undefined } }), /load report: field "role"/);
   assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'eos', text: '', timings: { ...timings, prefillMs: 'x' } }), /timings: field "prefillMs"/);
+  assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'eos', text: '', timings: { ...timings, draftAccepted: undefined } }), /timings: field "draftAccepted"/);
 });

@@ -1,13 +1,13 @@
 // The typed, versioned messages between the extension host (engine/client.ts) and the inference
 // process (engine/server.ts). Both sides import this module and validate every message they
 // receive, so a malformed or mismatched peer is an error with a reason, never undefined behaviour.
-import type { BackendName } from '../model/backend.js';
+import { MAX_VERIFY_TOKENS, type BackendName } from '../model/backend.js';
 import { defaultSampling, type Sampling } from '../model/sampler.js';
 
 export type { Sampling };
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
 export const EXIT_DEVICE_LOST = 75;
@@ -28,6 +28,11 @@ export interface Generation {
   /** Reuse the slot's cached prefix (default true). False prefills the whole prompt, for measurements. */
   cache?: boolean;
   sampling?: Partial<Sampling>;
+  /**
+   * Most draft tokens a decoding step checks (speculative decoding from the prompt's own tokens; the
+   * output is the same either way). 0 turns it off; absent: the server's default, used where it pays.
+   */
+  speculate?: number;
 }
 
 export interface ChatMessage {
@@ -122,6 +127,11 @@ export interface Timings {
   ttftMs: number;
   decodeTokens: number;
   decodeTokPerS: number;
+  /** Forwards after the first token: one per token, fewer where drafts were kept. */
+  decodeSteps: number;
+  /** Draft tokens checked, and those kept (each a decode step saved). */
+  draftTokens: number;
+  draftAccepted: number;
   totalMs: number;
 }
 
@@ -208,7 +218,7 @@ export class ProtocolError extends Error {
 // Bounds keep one bad message from making the server allocate or loop without limit.
 export const LIMITS = {
   text: 64 << 20, maxTokens: 1 << 20, stops: 16, stopLength: 256, messages: 4096, timeBudgetMs: 24 * 3600_000, nCtx: 1 << 20,
-  chunks: 64, alternatives: 8,
+  chunks: 64, alternatives: 8, speculate: MAX_VERIFY_TOKENS - 1,
 };
 
 type Obj = Record<string, unknown>;
@@ -294,6 +304,7 @@ function generation(f: Fields, o: Obj): Generation {
   if (o.lineBudgetMs !== undefined) g.lineBudgetMs = f.num('lineBudgetMs', 0, LIMITS.timeBudgetMs);
   const cache = f.optBool('cache');
   if (cache !== undefined) g.cache = cache;
+  if (o.speculate !== undefined) g.speculate = f.int('speculate', 0, LIMITS.speculate);
   if (o.sampling !== undefined) {
     const s = new Fields(f.obj('sampling'), `${o.type} request sampling`);
     const so = o.sampling as Obj;
@@ -398,7 +409,8 @@ function timings(o: Obj): Timings {
   const n = (k: string) => f.num(k, -1);
   return {
     promptTokens: n('promptTokens'), prefillTokens: n('prefillTokens'), reusedTokens: n('reusedTokens'), trimmedChars: n('trimmedChars'),
-    prefillMs: n('prefillMs'), ttftMs: n('ttftMs'), decodeTokens: n('decodeTokens'), decodeTokPerS: n('decodeTokPerS'), totalMs: n('totalMs'),
+    prefillMs: n('prefillMs'), ttftMs: n('ttftMs'), decodeTokens: n('decodeTokens'), decodeTokPerS: n('decodeTokPerS'),
+    decodeSteps: n('decodeSteps'), draftTokens: n('draftTokens'), draftAccepted: n('draftAccepted'), totalMs: n('totalMs'),
   };
 }
 

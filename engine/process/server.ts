@@ -17,6 +17,7 @@ import type { Backend } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler } from '../model/sampler.js';
+import { DEFAULT_DRAFT_TOKENS, DraftPolicy, Speculator } from '../model/speculation.js';
 import { TemplateError, answerStops, modelChatTemplate, renderChat, specialTokens, type ChatTemplate } from '../prompt/chat-template.js';
 import { FimLayout } from '../prompt/fim.js';
 import { Slot } from './slot.js';
@@ -112,7 +113,8 @@ class Job {
   /** Past this, generation ends at the next token with a newline. */
   readonly lineDeadline: number;
   readonly timings: Timings = {
-    promptTokens: 0, prefillTokens: 0, reusedTokens: 0, trimmedChars: 0, prefillMs: 0, ttftMs: -1, decodeTokens: 0, decodeTokPerS: 0, totalMs: 0,
+    promptTokens: 0, prefillTokens: 0, reusedTokens: 0, trimmedChars: 0, prefillMs: 0, ttftMs: -1, decodeTokens: 0, decodeTokPerS: 0,
+    decodeSteps: 0, draftTokens: 0, draftAccepted: 0, totalMs: 0,
   };
 
   constructor(readonly req: GenerateRequest, readonly received: number) {
@@ -185,6 +187,8 @@ class InferenceServer {
   private readonly active = new Set<string>();
   private readonly started = performance.now();
   private readonly totals = { requests: 0, prefillTokens: 0, reusedTokens: 0 };
+  /** Each slot's draft policy: what steps cost on this model, how often its drafts are kept. */
+  private readonly policies = new WeakMap<Slot, DraftPolicy>();
 
   constructor(private readonly send: (r: Response) => void, private readonly exit: (code: number) => void) {}
 
@@ -470,10 +474,15 @@ class InferenceServer {
     t.ttftMs = tFirst - job.received;
     if (req.maxTokens === 0) return stopped('length');
 
+    // Decode steps: speculative where the backend's steps are exact for every row (Backend.maxVerifyTokens).
+    let policy = this.policies.get(slot);
+    if (!policy) this.policies.set(slot, (policy = new DraftPolicy(Math.max(1, backend.maxVerifyTokens))));
+    const decoder = new Speculator(backend, sampler, { seq: slot.seq, most: req.speculate ?? DEFAULT_DRAFT_TOKENS, policy, ran: (p, tokens) => slot.ran(p, tokens) });
+
     const texts: string[] = [];
     let reason: DoneReason | RequestError = 'length';
     for (const [k, first] of firsts.entries()) {
-      const end = await this.decode(job, m, { first, pos, primary: k === 0, tFirst, step, prompt });
+      const end = await this.decode(job, m, { first, pos, primary: k === 0, tFirst, decoder, prompt });
       texts.push(end.text);
       if (k === 0) reason = end.reason;
       if (end.reason instanceof RequestError || end.reason === 'cancelled' || end.reason === 'superseded') {
@@ -482,16 +491,19 @@ class InferenceServer {
       }
     }
     if (alternatives > 1) job.alternatives = texts.slice(1);
+    t.decodeSteps = decoder.steps;
+    t.draftTokens = decoder.drafted;
+    t.draftAccepted = decoder.accepted;
     return stopped(reason);
   }
 
   /**
    * Decodes one continuation from `first` (already sampled) at `pos`. The primary one streams its
    * tokens and is the job's text; an alternative only returns its text. Its line budget starts with it.
+   * Each of the decoder's steps determines one token or, with a draft kept, several.
    */
   private async decode(job: Job, m: Model, o: {
-    first: number; pos: number; primary: boolean; tFirst: number; prompt: number[];
-    step: (tokens: number[], pos: number, history: number[]) => Promise<number>;
+    first: number; pos: number; primary: boolean; tFirst: number; prompt: number[]; decoder: Speculator;
   }): Promise<{ text: string; reason: DoneReason | RequestError }> {
     const req = job.req;
     const t = job.timings;
@@ -504,7 +516,9 @@ class InferenceServer {
     let text = '';
     let n = 0;
     let next = o.first;
+    // Where `next` goes in the cache; the tokens after it that a step already determined.
     let pos = o.pos;
+    let ahead: number[] = [];
     const end = (reason: DoneReason | RequestError) => {
       // Text held back for a possible stop string is part of the answer; half a UTF-8 character is not.
       const held = stops.flush();
@@ -528,9 +542,13 @@ class InferenceServer {
       if (out.stopped) return end('stop');
       if (n >= req.maxTokens || pos >= backend.nCtx) return end('length');
       if (piece.includes('\n') && performance.now() > lineDeadline) return end('time');
-      const why = await this.boundary(job);
-      if (why) return end(why);
-      next = await o.step([next], pos, history);
+      if (!ahead.length) {
+        const why = await this.boundary(job);
+        if (why) return end(why);
+        // Drafts never run past the token budget or the context.
+        ahead = await o.decoder.next(next, pos, history, Math.min(req.maxTokens - n, backend.nCtx - pos) - 1);
+      }
+      next = ahead.shift()!;
       pos++;
     }
   }

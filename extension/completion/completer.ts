@@ -144,6 +144,8 @@ export class Completer extends EventEmitter<CompleterEvents> {
     };
     if (req.repoName) o.repoName = req.repoName;
     if (alternatives > 1) o.alternatives = alternatives;
+    // Absent, the server speculates where it pays (the suggestions are the same either way).
+    if (!cfg.speculative) o.speculate = 0;
     return o;
   }
 

@@ -28,7 +28,7 @@ class ScriptedEngine implements Engine {
         this.streamed++;
         onToken?.({ text: p });
       }
-      const timings = { promptTokens: 10, prefillTokens: 1, reusedTokens: 9, trimmedChars: 0, prefillMs: 1, ttftMs: 1, decodeTokens: this.streamed, decodeTokPerS: 100, totalMs: 10 };
+      const timings = { promptTokens: 10, prefillTokens: 1, reusedTokens: 9, trimmedChars: 0, prefillMs: 1, ttftMs: 1, decodeTokens: this.streamed, decodeTokPerS: 100, decodeSteps: this.streamed, draftTokens: 0, draftAccepted: 0, totalMs: 10 };
       return { type: 'done', id: 'c1', reason: stop ? 'cancelled' : 'eos', text, timings };
     })();
     return { id: 'c1', result, cancel: () => { stop = true; this.cancelled = true; } };
@@ -55,6 +55,7 @@ test('shown as soon as the block ends; the rest of the stream is the suggestion 
   assert.ok(engine.streamed < pieces.length, `${engine.streamed} of ${pieces.length} pieces streamed when shown`);
   assert.equal(engine.sent[0].lineBudgetMs, DEFAULTS.timeBudgetMs);
   assert.equal(engine.sent[0].maxTokens, DEFAULTS.maxTokens);
+  assert.equal(engine.sent[0].speculate, undefined, 'speculative decoding as the server decides');
   while (!engine.cancelled && engine.streamed < pieces.length) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 30));
   // Once the next suggestion (up to "print") was complete too, the stream was stopped.
@@ -71,4 +72,11 @@ test('text after the cursor: one line, shown at its newline, the stream cancelle
   await new Promise((r) => setTimeout(r, 20));
   assert.ok(engine.cancelled);
   assert.equal(engine.streamed, 4);
+});
+
+test('hearth.completion.speculative off: requests ask for plain decoding', async () => {
+  const engine = new ScriptedEngine(['a', ', b', ')', '\n']);
+  const c = new Completer(() => ({ ...DEFAULTS, debounceMs: 0, speculative: false }), () => engine, new ContextRing());
+  assert.deepEqual(await c.provide(at('f(', ')\n')), ['a, b']);
+  assert.equal(engine.sent[0].speculate, 0);
 });
