@@ -18,9 +18,12 @@ export interface ChatSessionOptions {
   /** The engine, once one is ready; a message sent without one ends with this error. */
   engine: () => Promise<ChatEngine>;
   store?: TranscriptStore;
-  maxTokens?: number;
+  /** Tokens per answer at most; a function is read at each answer (a setting that may change). */
+  maxTokens?: number | (() => number);
   sampling?: Partial<Sampling>;
   system?: string;
+  /** A streaming answer is stored at most this often (a window closed mid-answer keeps its text so far). */
+  saveEveryMs?: number;
 }
 
 /** Most turns kept in the stored transcript. */
@@ -33,6 +36,7 @@ export class ChatSession {
   private contextStart = 0;
   private current?: { handle?: GenerationHandle; turn: Turn; stopped: boolean };
   private ids = 0;
+  private savedAt = 0;
   private readonly listeners = new Set<(m: ToWebview) => void>();
 
   constructor(private readonly o: ChatSessionOptions) {
@@ -84,6 +88,8 @@ export class ChatSession {
     }
     this.newTurn('user', text, label);
     const answer = this.newTurn('assistant', '');
+    // Stored at once: a window reloaded or closed mid-answer keeps the question and the answer so far.
+    this.save();
     const current: { handle?: GenerationHandle; turn: Turn; stopped: boolean } = { turn: answer, stopped: false };
     this.current = current;
     try {
@@ -103,9 +109,10 @@ export class ChatSession {
     }
     for (;;) {
       if (c.stopped) return this.end(c.turn, 'stopped');
-      const handle = engine.chat({ messages: this.messages(c.turn), maxTokens: this.o.maxTokens ?? 1024, sampling: this.o.sampling }, (t) => {
+      const handle = engine.chat({ messages: this.messages(c.turn), maxTokens: (typeof this.o.maxTokens === 'function' ? this.o.maxTokens() : this.o.maxTokens) ?? 1024, sampling: this.o.sampling }, (t) => {
         if (!t.text) return;
         c.turn.text += t.text;
+        if (performance.now() - this.savedAt >= (this.o.saveEveryMs ?? 1000)) this.save();
         this.emit({ type: 'delta', id: c.turn.id, text: t.text });
       });
       c.handle = handle;
@@ -177,6 +184,7 @@ export class ChatSession {
   }
 
   private save(): void {
+    this.savedAt = performance.now();
     this.o.store?.save(this.turns.slice(-MAX_STORED_TURNS));
   }
 }
