@@ -165,6 +165,34 @@ test('a snapshot redraws the transcript: interrupted answers keep their text and
   await page.close();
 });
 
+test('an answer that ends early scrolls its status line into view', async () => {
+  const page = await open();
+  await send(page, { type: 'turn', turn: { id: 'u', role: 'user', text: 'Count', status: 'done' } });
+  await send(page, { type: 'turn', turn: answer('a') });
+  await stream(page, 'a', Array.from({ length: 60 }, (_, i) => `Line ${i} of the answer.`).join('\n\n'));
+  await send(page, { type: 'end', id: 'a', status: 'interrupted', note: 'the inference process exited (SIGKILL)' });
+  // Following the answer, the transcript shows its last line: the status line under the answer.
+  await page.waitForFunction(() => {
+    const t = document.getElementById('transcript');
+    const s = document.querySelector('.turn-status').getBoundingClientRect();
+    return t.scrollHeight > t.clientHeight && s.bottom <= t.getBoundingClientRect().bottom + 1;
+  }, undefined, { timeout: 5_000 });
+  await page.close();
+});
+
+test('scrolled up by the user, the transcript stays there while the answer streams on', async () => {
+  const page = await open();
+  await send(page, { type: 'turn', turn: answer('a') });
+  await stream(page, 'a', Array.from({ length: 60 }, (_, i) => `Line ${i}.`).join('\n\n'));
+  await page.waitForFunction(() => document.getElementById('transcript').scrollTop > 0);
+  await page.evaluate(() => { document.getElementById('transcript').scrollTop = 0; });
+  await page.waitForTimeout(100);
+  await stream(page, 'a', Array.from({ length: 20 }, (_, i) => `\n\nMore ${i}.`).join(''));
+  await page.waitForTimeout(200);
+  assert.equal(await page.evaluate(() => document.getElementById('transcript').scrollTop), 0);
+  await page.close();
+});
+
 test('streaming 2,000 tokens stays linear: each finished block is rendered once', async () => {
   const page = await open();
   await send(page, { type: 'turn', turn: answer('long') });

@@ -32,8 +32,13 @@ function setBusy(b: boolean): void {
 // Follow the answer unless the user scrolled up; at most one layout read per frame, not per token.
 let follow = true;
 let scrollQueued = false;
+/** Where scrollToEnd last put the transcript. */
+let autoTop = 0;
 transcript.addEventListener('scroll', () => {
-  follow = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+  // Our own scroll fires this too, after more text may have arrived below: only a move up from
+  // where we put it (the user's) stops following; back at the end follows again.
+  if (transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40) follow = true;
+  else if (transcript.scrollTop < autoTop - 1) follow = false;
 });
 function scrollToEnd(): void {
   if (!follow || scrollQueued) return;
@@ -41,6 +46,7 @@ function scrollToEnd(): void {
   requestAnimationFrame(() => {
     scrollQueued = false;
     transcript.scrollTop = transcript.scrollHeight;
+    autoTop = transcript.scrollTop;
   });
 }
 
@@ -81,6 +87,8 @@ function end(id: string, status: string, note?: string): void {
     s.className = 'turn-status';
     s.textContent = note ? `${STATUS_TEXT[status] ?? ''} ${note}`.trim() : STATUS_TEXT[status] ?? '';
     a.el.appendChild(s);
+    // The line says why the answer ended: followed into view like the answer's own text.
+    scrollToEnd();
   }
 }
 
