@@ -98,7 +98,7 @@ test('the transcript is stored; a new session restores it and marks a cut-off an
   const restored = session(store);
   const snap = restored.s.snapshot();
   assert.equal(snap.type, 'snapshot');
-  assert.deepEqual((snap as { turns: Turn[] }).turns.map((t) => [t.role, t.status]), [['user', 'done'], ['assistant', 'interrupted']]);
+  assert.deepEqual((snap as { turns: Turn[] }).turns.map((t) => [t.role, t.status, t.note]), [['user', 'done', undefined], ['assistant', 'interrupted', 'the window closed while it streamed']]);
   restored.s.newChat();
   assert.deepEqual(stored, []);
   assert.deepEqual(restored.seen.at(-1), { type: 'snapshot', turns: [], busy: false, notices: [] });

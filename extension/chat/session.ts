@@ -41,7 +41,7 @@ export class ChatSession {
 
   constructor(private readonly o: ChatSessionOptions) {
     // An answer that was streaming when the window closed was cut off: say so, keep its text.
-    this.turns = (o.store?.load() ?? []).map((t) => (t.status === 'streaming' ? { ...t, status: 'interrupted' } : t));
+    this.turns = (o.store?.load() ?? []).map((t) => (t.status === 'streaming' ? { ...t, status: 'interrupted', note: 'the window closed while it streamed' } : t));
     this.ids = this.turns.length;
   }
 
