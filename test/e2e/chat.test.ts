@@ -3,9 +3,9 @@
 // streamed token by token). One editor session: Explain Selection on a selected function opens the
 // chat view and streams into it; Stop stops it; a typed question gets a streamed answer while a
 // completion typed in the editor still shows as ghost text; Escape stops that one; the transcript
-// survives hiding the view and reloading the window; a kill -9 of the inference process mid-answer
-// keeps the partial answer, marked interrupted, and the next question is answered; New chat clears
-// the transcript. Screenshots go to .artifacts/e2e/chat.
+// survives hiding the view; a kill -9 of the inference process mid-answer keeps the partial answer,
+// marked interrupted, and the next question is answered; so does reloading the window mid-answer;
+// New chat clears the transcript. Screenshots go to .artifacts/e2e/chat.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -203,18 +203,36 @@ test('kill -9 of the inference process mid-answer: the partial answer stays, mar
   assert.equal(all.at(-3)?.status, 'interrupted', 'the interrupted answer is still marked so');
 });
 
-test('the transcript survives reloading the window; the old inference process is gone', { timeout: 600_000 }, async () => {
+test('reloading the window mid-answer keeps the transcript, the cut-off answer marked interrupted with its text; the old inference process is gone', { timeout: 600_000 }, async () => {
   const e = editor!;
   const shown = turns(await chat.read());
+  await chat.type('One more question?\n');
+  await waitForGrowth('the answer before the reload');
+  await sleep(1_500); // a streaming answer is stored about once a second
+  const drawn = lastAnswer(await chat.read())!.text.trimEnd();
   const pidsBefore = serverPids(e);
   await e.runCommand('Developer: Reload Window');
   await sleep(2_000);
   // The side bar shows the chat, not the Explorer: ready is Hearth's status bar item.
   await e.waitForStatus((l) => l.startsWith('Hearth'), 180_000);
-  const back = await chat.waitFor((c) => c.turns.length === shown.length, 'the chat view after the reload with its transcript', 180_000);
-  assert.deepEqual(turns(back), shown);
+  const back = await chat.waitFor((c) => c.turns.length === shown.length + 2, 'the chat view after the reload with its transcript', 180_000);
+  assert.deepEqual(turns(back).slice(0, shown.length), shown);
+  assert.equal(back.turns.at(-2)!.text, 'One more question?');
+  const a = lastAnswer(back)!;
+  assert.equal(a.status, 'interrupted');
+  assert.match(a.statusLine, /^Interrupted: the window closed/);
+  // What was stored is what was drawn, give or take the last second of tokens.
+  const kept = a.text.trimEnd();
+  const [short, long] = kept.length < drawn.length ? [kept, drawn] : [drawn, kept];
+  assert.ok(short.length > 0 && long.startsWith(short.slice(0, Math.ceil(short.length / 2))), `restored ${JSON.stringify(kept.slice(0, 80))}, drawn before the reload ${JSON.stringify(drawn.slice(0, 80))}`);
   await e.screenshot('transcript-after-reload');
   await e.waitFor(() => pidsBefore.every((p) => !alive(p)), `the inference processes from before the reload (${pidsBefore.join(', ')}) to exit`, 60_000);
+  // The chat works in the new window.
+  await e.waitForStatus('Hearth: ready', 300_000);
+  await chat.type('And now?\n');
+  await waitForGrowth('the question after the reload');
+  await e.press('Escape');
+  await assertStopped('Escape after the reload');
 });
 
 test('New chat clears the transcript', { timeout: 300_000 }, async () => {
