@@ -123,6 +123,17 @@ test('an answer is stored while it streams: a window closed mid-answer keeps the
   assert.equal(restored[1].text, text, 'the text streamed so far is stored');
 });
 
+test('Stop while the model is still loading ends the answer at once', { timeout: 30_000 }, async () => {
+  const s = new ChatSession({ engine: () => new Promise<never>(() => {}) });
+  const sent = s.send('hello');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.busy, true, 'waiting for the engine');
+  s.stop();
+  await sent;
+  assert.deepEqual(s.transcript.map((t) => [t.role, t.status]), [['user', 'done'], ['assistant', 'stopped']]);
+  assert.equal(s.busy, false);
+});
+
 test('a send while an answer streams is refused with a notice, not queued silently', async () => {
   const { s, seen } = session(undefined, 16);
   const first = s.send('one');

@@ -26,6 +26,15 @@ export interface ChatSessionOptions {
   saveEveryMs?: number;
 }
 
+/** The answer in flight: its handle once the engine took it; `stop` also ends a wait for the engine. */
+interface Answering {
+  handle?: GenerationHandle;
+  turn: Turn;
+  stopped: boolean;
+  stop: Promise<void>;
+  onStop: () => void;
+}
+
 /** Most turns kept in the stored transcript. */
 const MAX_STORED_TURNS = 200;
 
@@ -34,7 +43,7 @@ export class ChatSession {
   private notices: string[] = [];
   /** Turns before this index are no longer sent to the model (they did not fit the context). */
   private contextStart = 0;
-  private current?: { handle?: GenerationHandle; turn: Turn; stopped: boolean };
+  private current?: Answering;
   private ids = 0;
   private savedAt = 0;
   private readonly listeners = new Set<(m: ToWebview) => void>();
@@ -90,7 +99,9 @@ export class ChatSession {
     const answer = this.newTurn('assistant', '');
     // Stored at once: a window reloaded or closed mid-answer keeps the question and the answer so far.
     this.save();
-    const current: { handle?: GenerationHandle; turn: Turn; stopped: boolean } = { turn: answer, stopped: false };
+    let onStop = () => {};
+    const stop = new Promise<void>((r) => { onStop = r; });
+    const current: Answering = { turn: answer, stopped: false, stop, onStop };
     this.current = current;
     try {
       await this.answer(current);
@@ -100,13 +111,15 @@ export class ChatSession {
     }
   }
 
-  private async answer(c: { handle?: GenerationHandle; turn: Turn; stopped: boolean }): Promise<void> {
-    let engine: ChatEngine;
+  private async answer(c: Answering): Promise<void> {
+    let engine: ChatEngine | undefined;
     try {
-      engine = await this.o.engine();
+      // A model still loading can take minutes: Stop ends the wait too.
+      engine = await Promise.race([this.o.engine(), c.stop.then(() => undefined)]);
     } catch (e) {
       return this.end(c.turn, 'error', (e as Error).message);
     }
+    if (!engine) return this.end(c.turn, 'stopped');
     for (;;) {
       if (c.stopped) return this.end(c.turn, 'stopped');
       const handle = engine.chat({ messages: this.messages(c.turn), maxTokens: (typeof this.o.maxTokens === 'function' ? this.o.maxTokens() : this.o.maxTokens) ?? 1024, sampling: this.o.sampling }, (t) => {
@@ -171,6 +184,7 @@ export class ChatSession {
     const c = this.current;
     if (!c) return;
     c.stopped = true;
+    c.onStop();
     c.handle?.cancel();
   }
 
