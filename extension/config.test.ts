@@ -7,7 +7,7 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   const values: Record<string, unknown> = {
     modelPath: ' /m/q.gguf ', contextSize: 4096, 'completion.maxTokens': 64, 'completion.maxLines': 3.5, 'completion.debounceMs': -1,
     'completion.speculative': 'no', enable: { '*': true, markdown: false, python: 'yes' },
-    chatModelPath: '~/chat.gguf', modelDirs: ['/models', 7, ' ', ' ~/more '], idleUnloadMinutes: -5,
+    'chat.maxTokens': 0, chatModelPath: '~/chat.gguf', modelDirs: ['/models', 7, ' ', ' ~/more '], idleUnloadMinutes: -5,
   };
   const { config, problems } = readConfig((k) => values[k]);
   assert.equal(config.modelPath, '/m/q.gguf');
@@ -20,12 +20,15 @@ test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.equal(config.chatModelPath, '~/chat.gguf');
   assert.deepEqual(config.modelDirs, ['/models', '~/more']);
   assert.equal(config.idleUnloadMinutes, 30);
+  assert.equal(config.chatMaxTokens, DEFAULTS.chatMaxTokens);
+  assert.equal(readConfig((k) => (k === 'chat.maxTokens' ? 4096 : undefined)).config.chatMaxTokens, 4096);
   assert.deepEqual(problems, [
     'hearth.modelDirs entries must be folder paths, got 7',
     'hearth.modelDirs entries must be folder paths, got " "',
     'hearth.idleUnloadMinutes must be an integer in 0..10080, got -5; using 30',
     'hearth.completion.maxLines must be an integer in 1..200, got 3.5; using 10',
     'hearth.completion.debounceMs must be an integer in 0..5000, got -1; using 40',
+    'hearth.chat.maxTokens must be an integer in 1..16384, got 0; using 1024',
     'hearth.completion.speculative must be true or false, got "no"; using true',
     'hearth.enable["python"] must be true or false, got "yes"',
   ]);

@@ -16,6 +16,8 @@ export interface HearthConfig {
   maxLines: number;
   debounceMs: number;
   timeBudgetMs: number;
+  /** Most tokens a chat answer (or an explanation) generates. */
+  chatMaxTokens: number;
   /** Speculative decoding with drafts from the prompt itself (same suggestions, fewer model steps); off: plain decoding. */
   speculative: boolean;
   /** Language id -> on/off; "*" is the default for languages not listed. */
@@ -35,6 +37,7 @@ export const DEFAULTS: HearthConfig = {
   maxLines: 10,
   debounceMs: 40,
   timeBudgetMs: 500,
+  chatMaxTokens: 1024,
   speculative: true,
   enable: { '*': true },
 };
@@ -46,6 +49,7 @@ export const RANGES = {
   maxLines: [1, 200],
   debounceMs: [0, 5000],
   timeBudgetMs: [0, 60000],
+  chatMaxTokens: [1, 16384],
 } as const;
 
 /** Setting keys under "hearth." for each field. */
@@ -60,6 +64,7 @@ export const KEYS: Record<keyof HearthConfig, string> = {
   maxLines: 'completion.maxLines',
   debounceMs: 'completion.debounceMs',
   timeBudgetMs: 'completion.timeBudgetMs',
+  chatMaxTokens: 'chat.maxTokens',
   speculative: 'completion.speculative',
   enable: 'enable',
 };
@@ -127,7 +132,7 @@ export function readConfig(get: (key: string) => unknown): { config: HearthConfi
     config: {
       modelPath: str('modelPath'), chatModelPath: str('chatModelPath'), modelDirs: dirs(), idleUnloadMinutes: int('idleUnloadMinutes'),
       nodePath: str('nodePath'), contextSize: int('contextSize'), maxTokens: int('maxTokens'),
-      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), speculative: bool('speculative'),
+      maxLines: int('maxLines'), debounceMs: int('debounceMs'), timeBudgetMs: int('timeBudgetMs'), chatMaxTokens: int('chatMaxTokens'), speculative: bool('speculative'),
       enable: enable(),
     },
     problems,

@@ -96,6 +96,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const TRANSCRIPT = 'hearth.chat.transcript';
   const chat = new ChatSession({
     engine: () => engine.whenChatReady(),
+    maxTokens: () => config.chatMaxTokens,
     store: { load: () => context.workspaceState.get<Turn[]>(TRANSCRIPT), save: (t) => void context.workspaceState.update(TRANSCRIPT, t) },
   });
   const chatView = new ChatView(context.extensionUri, chat, (m) => log.warn(m));

@@ -22,8 +22,8 @@ after(async () => {
   await client?.close();
 });
 
-function session(store?: TranscriptStore, maxTokens = 24) {
-  const s = new ChatSession({ engine: async () => client, store, maxTokens, sampling: { temperature: 0 } });
+function session(store?: TranscriptStore, maxTokens = 24, saveEveryMs?: number) {
+  const s = new ChatSession({ engine: async () => client, store, maxTokens, sampling: { temperature: 0 }, saveEveryMs });
   const seen: ToWebview[] = [];
   s.onMessage((m) => seen.push(m));
   return { s, seen };
@@ -98,10 +98,40 @@ test('the transcript is stored; a new session restores it and marks a cut-off an
   const restored = session(store);
   const snap = restored.s.snapshot();
   assert.equal(snap.type, 'snapshot');
-  assert.deepEqual((snap as { turns: Turn[] }).turns.map((t) => [t.role, t.status]), [['user', 'done'], ['assistant', 'interrupted']]);
+  assert.deepEqual((snap as { turns: Turn[] }).turns.map((t) => [t.role, t.status, t.note]), [['user', 'done', undefined], ['assistant', 'interrupted', 'the window closed while it streamed']]);
   restored.s.newChat();
   assert.deepEqual(stored, []);
   assert.deepEqual(restored.seen.at(-1), { type: 'snapshot', turns: [], busy: false, notices: [] });
+});
+
+test('an answer is stored while it streams: a window closed mid-answer keeps the question and the text so far, marked interrupted', async () => {
+  let stored: Turn[] | undefined;
+  const store: TranscriptStore = { load: () => stored, save: (t) => { stored = structuredClone(t); } };
+  const { s } = session(store, 200, 0);
+  let restored: Turn[] | undefined;
+  let text = '';
+  s.onMessage((m) => {
+    if (m.type !== 'delta' || restored) return;
+    text += m.text;
+    // The window goes away here: a new session (as after a reload) reads the store.
+    if (text.length > 3) restored = session(store).s.transcript.map((t) => ({ ...t }));
+  });
+  await s.send('Tell me a story.');
+  assert.ok(restored, 'the answer streamed more than three characters');
+  assert.deepEqual(restored.map((t) => [t.role, t.status]), [['user', 'done'], ['assistant', 'interrupted']]);
+  assert.equal(restored[0].text, 'Tell me a story.');
+  assert.equal(restored[1].text, text, 'the text streamed so far is stored');
+});
+
+test('Stop while the model is still loading ends the answer at once', { timeout: 30_000 }, async () => {
+  const s = new ChatSession({ engine: () => new Promise<never>(() => {}) });
+  const sent = s.send('hello');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.busy, true, 'waiting for the engine');
+  s.stop();
+  await sent;
+  assert.deepEqual(s.transcript.map((t) => [t.role, t.status]), [['user', 'done'], ['assistant', 'stopped']]);
+  assert.equal(s.busy, false);
 });
 
 test('a send while an answer streams is refused with a notice, not queued silently', async () => {

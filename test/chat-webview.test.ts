@@ -12,7 +12,7 @@ import { chatHtml, makeNonce } from '../extension/chat/html.js';
 import type { ToHost, ToWebview, Turn } from '../extension/chat/messages.js';
 
 // The browser's globals, as the page functions below see them (this file is compiled without the DOM lib).
-declare const window: any, document: any;
+declare const window: any, document: any, requestAnimationFrame: (f: () => void) => number;
 
 const CHROMIUM = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
 let browser: Browser;
@@ -52,7 +52,11 @@ async function open(file = 'chat.html'): Promise<Page> {
   return page;
 }
 
-const send = (page: Page, m: ToWebview) => page.evaluate((msg) => window.postMessage(msg, '*'), m);
+// Resolves once the page has handled the message: its own listener, added at load, runs before this one.
+const send = (page: Page, m: ToWebview) => page.evaluate((msg) => new Promise<void>((resolve) => {
+  window.addEventListener('message', () => resolve(), { once: true });
+  window.postMessage(msg, '*');
+}), m);
 const posted = (page: Page) => page.evaluate(() => (window as unknown as { posted: ToHost[] }).posted);
 const answer = (id: string, text = ''): Turn => ({ id, role: 'assistant', text, status: 'streaming' });
 
@@ -157,11 +161,51 @@ test('a snapshot redraws the transcript: interrupted answers keep their text and
   await send(page, { type: 'snapshot', busy: false, notices: ['Dropped the 2 oldest turns to fit the context.'], turns: [
     { id: 'u', role: 'user', text: 'Explain', status: 'done', label: 'Explain selection: a.py:1-3' },
     { id: 'a', role: 'assistant', text: 'Partial answer', status: 'interrupted' },
+    { id: 'a2', role: 'assistant', text: 'Cut', status: 'interrupted', note: 'the inference process was killed by SIGKILL; it restarts' },
+    { id: 'a3', role: 'assistant', text: 'Long', status: 'done', note: 'The answer reached the token limit.' },
+    { id: 'a4', role: 'assistant', text: 'Short', status: 'done' },
   ] });
-  assert.equal(await page.locator('.turn').count(), 2);
+  assert.equal(await page.locator('.turn').count(), 5);
+  // Why each answer ended, said once: the note, not a generic line before it.
+  assert.deepEqual(await page.locator('.turn-status').allTextContents(), [
+    'Interrupted.', 'Interrupted: the inference process was killed by SIGKILL; it restarts.', 'The answer reached the token limit.',
+  ]);
   assert.equal(await page.locator('.turn-label').textContent(), 'Explain selection: a.py:1-3');
-  assert.match((await page.locator('.turn.assistant').textContent()) ?? '', /Partial answer[\s\S]*Interrupted/);
+  assert.match((await page.locator('.turn.assistant').first().textContent()) ?? '', /Partial answer[\s\S]*Interrupted/);
   assert.match((await page.locator('#notices').textContent()) ?? '', /Dropped the 2 oldest turns/);
+  await page.close();
+});
+
+test('an answer that ends early scrolls its status line into view', async () => {
+  const page = await open();
+  await send(page, { type: 'turn', turn: { id: 'u', role: 'user', text: 'Count', status: 'done' } });
+  await send(page, { type: 'turn', turn: answer('a') });
+  await stream(page, 'a', Array.from({ length: 60 }, (_, i) => `Line ${i} of the answer.`).join('\n\n'));
+  await send(page, { type: 'end', id: 'a', status: 'interrupted', note: 'the inference process exited (SIGKILL)' });
+  // Following the answer, the transcript shows its last line: the status line under the answer.
+  await page.waitForFunction(() => {
+    const t = document.getElementById('transcript');
+    const s = document.querySelector('.turn-status').getBoundingClientRect();
+    return t.scrollHeight > t.clientHeight && s.bottom <= t.getBoundingClientRect().bottom + 1;
+  }, undefined, { timeout: 5_000 });
+  await page.close();
+});
+
+test('scrolled up by the user, the transcript stays there while the answer streams on', async () => {
+  const page = await open();
+  await send(page, { type: 'turn', turn: answer('a') });
+  await stream(page, 'a', Array.from({ length: 60 }, (_, i) => `Line ${i}.`).join('\n\n'));
+  // At the end, with no scroll of ours still queued: then the user's scroll up.
+  await page.waitForFunction(() => { const t = document.getElementById('transcript'); return t.scrollTop > 0 && t.scrollTop + t.clientHeight >= t.scrollHeight - 1; });
+  await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+  await page.evaluate(() => new Promise((r) => {
+    const t = document.getElementById('transcript');
+    t.addEventListener('scroll', r, { once: true });
+    t.scrollTop = 0;
+  }));
+  await stream(page, 'a', Array.from({ length: 20 }, (_, i) => `\n\nMore ${i}.`).join(''));
+  await page.waitForTimeout(200);
+  assert.equal(await page.evaluate(() => document.getElementById('transcript').scrollTop), 0);
   await page.close();
 });
 

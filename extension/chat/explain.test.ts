@@ -15,6 +15,14 @@ test('Explain selection sends the code with its file, lines, language and the li
   assert.equal(q.notice, undefined);
 });
 
+test('the lines around a selection are sent without the blank lines at their edges', () => {
+  const src = ['import math', '', '', 'def mean(v):', '    return sum(v)', '', '', 'def var(v):', '    return v', '', '', 'x = 1', ''];
+  const q = explainSelection({ fileName: 's.py', languageId: 'python', lines: src, startLine: 7, endLine: 8 });
+  assert.ok(!('error' in q));
+  assert.ok(q.text.includes('Before:\n```python\ndef mean(v):\n    return sum(v)\n```'), q.text);
+  assert.ok(q.text.includes('After:\n```python\nx = 1\n```'), q.text);
+});
+
 test('an empty selection is refused; a huge one is cut at a line end with a notice', () => {
   assert.deepEqual(explainSelection({ fileName: 'a', languageId: 'c', lines: ['', '  '], startLine: 0, endLine: 1 }), { error: 'Select some code to explain first.' });
   const big = Array.from({ length: 5000 }, (_, i) => `x${i} = ${'y'.repeat(20)}`);

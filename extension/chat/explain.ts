@@ -45,8 +45,10 @@ export function explainSelection(c: CodeContext): Question | { error: string } {
     const sentLines = code.split('\n').length;
     notice = `The selection is ${selected.length.toLocaleString('en')} characters; only its first ${sentLines} lines (${code.length.toLocaleString('en')} characters) were sent.`;
   }
-  const before = c.lines.slice(Math.max(0, c.startLine - AROUND_LINES), c.startLine).join('\n');
-  const after = c.lines.slice(c.endLine + 1, c.endLine + 1 + AROUND_LINES).join('\n');
+  // Blank lines at the edges of the context say nothing (and show as empty rows in the question).
+  const edges = /^(?:[ \t]*\r?\n)+|(?:\r?\n[ \t]*)+$/g;
+  const before = c.lines.slice(Math.max(0, c.startLine - AROUND_LINES), c.startLine).join('\n').replace(edges, '');
+  const after = c.lines.slice(c.endLine + 1, c.endLine + 1 + AROUND_LINES).join('\n').replace(edges, '');
   const where = `${c.fileName}, lines ${c.startLine + 1}-${c.endLine + 1}`;
   const parts = [`Explain what this ${c.languageId} code from ${where} does. Be concise.`, '', block(code, c.languageId)];
   if (before.trim() || after.trim()) {

@@ -18,9 +18,21 @@ export interface ChatSessionOptions {
   /** The engine, once one is ready; a message sent without one ends with this error. */
   engine: () => Promise<ChatEngine>;
   store?: TranscriptStore;
-  maxTokens?: number;
+  /** Tokens per answer at most; a function is read at each answer (a setting that may change). */
+  maxTokens?: number | (() => number);
   sampling?: Partial<Sampling>;
   system?: string;
+  /** A streaming answer is stored at most this often (a window closed mid-answer keeps its text so far). */
+  saveEveryMs?: number;
+}
+
+/** The answer in flight: its handle once the engine took it; `stop` also ends a wait for the engine. */
+interface Answering {
+  handle?: GenerationHandle;
+  turn: Turn;
+  stopped: boolean;
+  stop: Promise<void>;
+  onStop: () => void;
 }
 
 /** Most turns kept in the stored transcript. */
@@ -31,13 +43,14 @@ export class ChatSession {
   private notices: string[] = [];
   /** Turns before this index are no longer sent to the model (they did not fit the context). */
   private contextStart = 0;
-  private current?: { handle?: GenerationHandle; turn: Turn; stopped: boolean };
+  private current?: Answering;
   private ids = 0;
+  private savedAt = 0;
   private readonly listeners = new Set<(m: ToWebview) => void>();
 
   constructor(private readonly o: ChatSessionOptions) {
     // An answer that was streaming when the window closed was cut off: say so, keep its text.
-    this.turns = (o.store?.load() ?? []).map((t) => (t.status === 'streaming' ? { ...t, status: 'interrupted' } : t));
+    this.turns = (o.store?.load() ?? []).map((t) => (t.status === 'streaming' ? { ...t, status: 'interrupted', note: 'the window closed while it streamed' } : t));
     this.ids = this.turns.length;
   }
 
@@ -84,7 +97,11 @@ export class ChatSession {
     }
     this.newTurn('user', text, label);
     const answer = this.newTurn('assistant', '');
-    const current: { handle?: GenerationHandle; turn: Turn; stopped: boolean } = { turn: answer, stopped: false };
+    // Stored at once: a window reloaded or closed mid-answer keeps the question and the answer so far.
+    this.save();
+    let onStop = () => {};
+    const stop = new Promise<void>((r) => { onStop = r; });
+    const current: Answering = { turn: answer, stopped: false, stop, onStop };
     this.current = current;
     try {
       await this.answer(current);
@@ -94,18 +111,21 @@ export class ChatSession {
     }
   }
 
-  private async answer(c: { handle?: GenerationHandle; turn: Turn; stopped: boolean }): Promise<void> {
-    let engine: ChatEngine;
+  private async answer(c: Answering): Promise<void> {
+    let engine: ChatEngine | undefined;
     try {
-      engine = await this.o.engine();
+      // A model still loading can take minutes: Stop ends the wait too.
+      engine = await Promise.race([this.o.engine(), c.stop.then(() => undefined)]);
     } catch (e) {
       return this.end(c.turn, 'error', (e as Error).message);
     }
+    if (!engine) return this.end(c.turn, 'stopped');
     for (;;) {
       if (c.stopped) return this.end(c.turn, 'stopped');
-      const handle = engine.chat({ messages: this.messages(c.turn), maxTokens: this.o.maxTokens ?? 1024, sampling: this.o.sampling }, (t) => {
+      const handle = engine.chat({ messages: this.messages(c.turn), maxTokens: (typeof this.o.maxTokens === 'function' ? this.o.maxTokens() : this.o.maxTokens) ?? 1024, sampling: this.o.sampling }, (t) => {
         if (!t.text) return;
         c.turn.text += t.text;
+        if (performance.now() - this.savedAt >= (this.o.saveEveryMs ?? 1000)) this.save();
         this.emit({ type: 'delta', id: c.turn.id, text: t.text });
       });
       c.handle = handle;
@@ -164,6 +184,7 @@ export class ChatSession {
     const c = this.current;
     if (!c) return;
     c.stopped = true;
+    c.onStop();
     c.handle?.cancel();
   }
 
@@ -177,6 +198,7 @@ export class ChatSession {
   }
 
   private save(): void {
+    this.savedAt = performance.now();
     this.o.store?.save(this.turns.slice(-MAX_STORED_TURNS));
   }
 }

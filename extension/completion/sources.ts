@@ -88,7 +88,9 @@ export class ContextSources implements vscode.Disposable {
   }
 
   private async ifCopied(s: Selected): Promise<void> {
-    if (!this.usable(s.doc)) return;
+    // In a browser (code-server, vscode.dev) each clipboard read asks for the page's permission and
+    // VS Code shows an error when it is refused: a selection moving would raise one every time.
+    if (!this.usable(s.doc) || vscode.env.uiKind === vscode.UIKind.Web) return;
     let clip: string;
     try {
       clip = await vscode.env.clipboard.readText();

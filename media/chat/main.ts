@@ -20,7 +20,15 @@ document.getElementById('new-chat')!.addEventListener('click', () => post({ type
 const answers = new Map<string, { md: StreamingMarkdown; el: HTMLElement }>();
 let busy = false;
 
-const STATUS_TEXT: Record<string, string> = { stopped: 'Stopped.', interrupted: 'Interrupted: the inference process stopped.', error: 'Error.' };
+const STATUS_TEXT: Record<string, string> = { stopped: 'Stopped', interrupted: 'Interrupted', error: 'Error' };
+const sentence = (s: string) => (/[.!?]$/.test(s) ? s : `${s}.`);
+
+/** The line under an answer that ended early, or that ended with something to say (the token limit). */
+function statusLine(status: string, note?: string): string | undefined {
+  if (status === 'done') return note && sentence(note);
+  const label = STATUS_TEXT[status] ?? status;
+  return note ? `${label}: ${sentence(note)}` : `${label}.`;
+}
 
 function setBusy(b: boolean): void {
   busy = b;
@@ -32,8 +40,13 @@ function setBusy(b: boolean): void {
 // Follow the answer unless the user scrolled up; at most one layout read per frame, not per token.
 let follow = true;
 let scrollQueued = false;
+/** Where scrollToEnd last put the transcript. */
+let autoTop = 0;
 transcript.addEventListener('scroll', () => {
-  follow = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+  // Our own scroll fires this too, after more text may have arrived below: only a move up from
+  // where we put it (the user's) stops following; back at the end follows again.
+  if (transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40) follow = true;
+  else if (transcript.scrollTop < autoTop - 1) follow = false;
 });
 function scrollToEnd(): void {
   if (!follow || scrollQueued) return;
@@ -41,6 +54,7 @@ function scrollToEnd(): void {
   requestAnimationFrame(() => {
     scrollQueued = false;
     transcript.scrollTop = transcript.scrollHeight;
+    autoTop = transcript.scrollTop;
   });
 }
 
@@ -76,11 +90,14 @@ function end(id: string, status: string, note?: string): void {
   if (!a) return;
   a.md.finish();
   a.el.classList.add(status);
-  if (status !== 'done') {
+  const line = statusLine(status, note);
+  if (line) {
     const s = document.createElement('div');
     s.className = 'turn-status';
-    s.textContent = note ? `${STATUS_TEXT[status] ?? ''} ${note}`.trim() : STATUS_TEXT[status] ?? '';
+    s.textContent = line;
     a.el.appendChild(s);
+    // The line says why the answer ended: followed into view like the answer's own text.
+    scrollToEnd();
   }
 }
 
