@@ -192,3 +192,20 @@ export function stopKeyWatch(): KeyLatency[] {
   window.hearthKeyWatch = undefined;
   return w.keys;
 }
+
+/** One rendered row of the open quick pick (the list is virtual: only rows in view are in the DOM). */
+export interface QuickPickRow {
+  /** Position in the whole list (data-index). */
+  index: number;
+  /** Label, description and detail, as VS Code joins them for screen readers. */
+  aria: string;
+  /** The row has the keyboard focus. */
+  focused: boolean;
+}
+
+/** The rows of the open quick pick now in the DOM, in list order. */
+export function quickPickRows(): QuickPickRow[] {
+  return Array.from(document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row'))
+    .map((r) => ({ index: Number(r.getAttribute('data-index')), aria: r.getAttribute('aria-label') ?? '', focused: (r.getAttribute('class') ?? '').split(' ').includes('focused') }))
+    .sort((a, b) => a.index - b.index);
+}
