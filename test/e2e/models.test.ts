@@ -34,6 +34,8 @@ const LINES = ['def rectangle(width, height):\n', 'area = width', '\nreturn area
 /** What the software adapter gets recommended, and so what is downloaded. */
 const ENTRY = defaultEntry('completion', true);
 const COMMIT = 'c0ffee'.padEnd(40, '0');
+/** A catalog row with its download size from the Hub (not the row saying the Hub is being asked). */
+const SIZED = /\d [KMG]iB download/;
 
 let editor: Editor | undefined;
 let hub: FakeHub;
@@ -72,10 +74,21 @@ function modelPathSetting(e: Editor): string | undefined {
   return undefined;
 }
 
-/** Opens Hearth: Pick Model and waits until the catalog's sizes are in; returns every row, read by walking the list. */
+/**
+ * Opens the completion model picker from the menu behind the status bar item (Hearth: Menu: for
+ * "Hearth: Pick Model" the command palette lists "Hearth: Pick Chat Model" first, as it sorts
+ * matches alphabetically; the no-GPU notice may cover the item itself) and waits until the catalog's
+ * sizes are in; returns every row, read by walking the list.
+ */
 async function openPicker(e: Editor): Promise<string[]> {
-  await e.runCommand('Hearth: Pick Model');
-  await e.waitFor(async () => (await e.page.evaluate(dom.quickPickRows)).some((r) => / download/.test(r.aria)), 'the picker with the Hub\'s download sizes', 60_000);
+  await e.runCommand('Hearth: Menu');
+  // Typed before the menu replaces the palette, the filter would go to the palette.
+  await e.waitFor(async () => (await e.page.evaluate(dom.quickPickRows)).some((r) => r.aria.includes('Completion Model…')), 'the Hearth menu', 30_000);
+  await choose(e, 'Completion Model', (a) => a.includes('Completion Model…'));
+  await e.waitFor(async () => {
+    const rows = await e.page.evaluate(dom.quickPickRows);
+    return rows.some((r) => SIZED.test(r.aria)) && rows.some((r) => r.aria.includes('local-coder.gguf'));
+  }, 'the picker with the models on disk and the Hub\'s download sizes', 60_000);
   const rows = new Map<number, string>();
   let last = -1;
   for (let step = 0; step < 60; step++) {
@@ -155,7 +168,7 @@ test('first run: the status bar says "no model" and a prompt offers the picker',
   await e.screenshot('first-run-prompt');
   const toast = e.page.locator('.notifications-toasts .notification-toast', { hasText: prompt });
   await toast.locator('.monaco-button', { hasText: 'Pick a Model…' }).click();
-  await e.waitFor(async () => (await e.page.evaluate(dom.quickPickRows)).some((r) => / download/.test(r.aria)), 'the picker opened from the prompt, with the Hub\'s sizes', 60_000);
+  await e.waitFor(async () => (await e.page.evaluate(dom.quickPickRows)).some((r) => SIZED.test(r.aria)), 'the picker opened from the prompt, with the Hub\'s sizes', 60_000);
   const title = await e.page.locator('.quick-input-widget .quick-input-title').textContent();
   assert.match(title ?? '', /Hearth: Completion Model/);
   await e.press('Escape');
