@@ -226,8 +226,14 @@ test('a catalog pick downloads with progress in bytes; Cancel keeps no model; th
   assert.equal(firstCdn[0].range, undefined, 'the first attempt starts at byte 0');
 
   const from = hub.requests.length;
+  // Slowed a little, so the resumed progress is there to see.
+  hub.fault({ on: 'cdn', pieceDelayMs: 15 });
   await openPicker(e);
   await choose(e, ENTRY.label, (a) => a.includes(ENTRY.repo));
+  let resumed = '';
+  await e.waitFor(async () => /MiB of [\d.]+ MiB.*\(resumed at [\d.]+ MiB\)/.test(resumed = (await progressMessage(e)) ?? ''), 'the progress of the resumed download', 120_000);
+  await e.screenshot('download-resumed');
+  assert.ok(mib(resumed) >= kept / (1 << 20) - 0.1, `the resumed progress starts from the kept bytes: ${resumed}`);
   await e.waitForStatus((l) => l.startsWith('Hearth: loading') || l === 'Hearth: ready', 180_000);
   const again = hub.requests.slice(from).filter((q) => q.host === 'cdn');
   assert.equal(again.length, 1, `one CDN request resumes it: ${JSON.stringify(again)}`);
