@@ -262,7 +262,9 @@ test('picking the model on disk switches to it without downloading', { timeout: 
   hubBefore = hub.requests.length;
   const rows = await openPicker(e);
   // The download is now a model on this computer, listed with the catalog's name and not offered again.
-  assert.ok(rows.some((r) => r.includes(ENTRY.label) && r.includes('Hugging Face cache')), `the downloaded model is listed as on disk:\n${rows.join('\n')}`);
+  const listed = rows.filter((r) => r.includes(ENTRY.label) || r.includes(ENTRY.file));
+  assert.equal(listed.length, 1, `the downloaded model is listed once, as on disk:\n${rows.join('\n')}`);
+  assert.match(listed[0], /^check .*Hugging Face cache/, `the downloaded model is listed as on disk and checked as the model set:\n${rows.join('\n')}`);
   await choose(e, 'local-coder', (a) => a.includes('hearth.modelDirs'));
   await e.waitFor(() => modelPathSetting(e) === onDisk, 'hearth.modelPath to be the model on disk', 60_000);
   await e.waitForStatus('Hearth: ready', 300_000);
