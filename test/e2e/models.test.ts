@@ -167,8 +167,16 @@ test('first run: the status bar says "no model" and a prompt offers the picker',
   await e.waitFor(async () => (await e.notifications()).some((n) => n.includes(prompt)), 'the first-run prompt', 60_000);
   await e.screenshot('first-run-prompt');
   const toast = e.page.locator('.notifications-toasts .notification-toast', { hasText: prompt });
+  await e.page.evaluate(dom.startQuickPickWatch);
   await toast.locator('.monaco-button', { hasText: 'Pick a Model…' }).click();
-  await e.waitFor(async () => (await e.page.evaluate(dom.quickPickRows)).some((r) => SIZED.test(r.aria)), 'the picker opened from the prompt, with the Hub\'s sizes', 60_000);
+  await e.waitFor(async () => {
+    const rows = await e.page.evaluate(dom.quickPickRows);
+    return rows.some((r) => SIZED.test(r.aria)) && rows.some((r) => r.aria.includes('local-coder.gguf'));
+  }, 'the picker opened from the prompt, with the model on disk and the Hub\'s sizes', 60_000);
+  const seen = await e.page.evaluate(dom.stopQuickPickWatch);
+  // The first search reads every header (no memo yet): the picker shows it is still looking, not that there is nothing.
+  assert.ok(!seen.some((r) => r.includes('No usable GGUF models found')), `the picker said no models were found while it was still looking:\n${seen.join('\n')}`);
+  assert.ok(seen.some((r) => r.includes('Looking for GGUF models on this computer')), `the picker showed it was looking:\n${seen.join('\n')}`);
   const title = await e.page.locator('.quick-input-widget .quick-input-title').textContent();
   assert.match(title ?? '', /Hearth: Completion Model/);
   await e.press('Escape');
