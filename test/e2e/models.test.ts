@@ -209,7 +209,7 @@ test('the picker lists the model on disk first, then the catalog with download s
   await e.press('Escape');
 });
 
-test('a catalog pick downloads with progress in bytes; Cancel keeps no model; the next pick resumes with Range', { timeout: 600_000 }, async () => {
+test('a catalog pick downloads with progress in bytes; Cancel, or a crash, keeps no model; the next pick resumes with Range', { timeout: 600_000 }, async () => {
   const e = editor!;
   hub.reset();
   // 64 KiB every 40 ms: the progress is there to see and Cancel lands mid-way.
@@ -237,21 +237,43 @@ test('a catalog pick downloads with progress in bytes; Cancel keeps no model; th
   assert.equal(firstCdn.length, 1, `one CDN request: ${JSON.stringify(firstCdn)}`);
   assert.equal(firstCdn[0].range, undefined, 'the first attempt starts at byte 0');
 
-  const from = hub.requests.length;
-  // Slowed a little, so the resumed progress is there to see.
-  hub.fault({ on: 'cdn', pieceDelayMs: 15 });
+  const rangeStart = (from: number) => {
+    const cdn = hub.requests.slice(from).filter((q) => q.host === 'cdn');
+    assert.equal(cdn.length, 1, `one CDN request resumes it: ${JSON.stringify(cdn)}`);
+    assert.equal(hub.requests.slice(from).filter((q) => q.host === 'hub' && q.path.includes('/resolve/')).length, 1);
+    return Number(/^bytes=(\d+)-$/.exec(cdn[0].range ?? '')?.[1]);
+  };
+
+  // The second attempt is cut short by a crash of the extension host: what it fetched is kept as
+  // well, and the lock it leaves does not block the next attempt.
+  let from = hub.requests.length;
+  hub.fault({ on: 'cdn', pieceDelayMs: 40 });
   await openPicker(e);
   await choose(e, ENTRY.label, (a) => a.includes(ENTRY.repo));
   let resumed = '';
-  await e.waitFor(async () => /MiB of [\d.]+ MiB.*\(resumed at [\d.]+ MiB\)/.test(resumed = (await progressMessage(e)) ?? ''), 'the progress of the resumed download', 120_000);
+  await e.waitFor(async () => /\(resumed at [\d.]+ MiB\)/.test(resumed = (await progressMessage(e)) ?? '') && mib(resumed) >= kept / (1 << 20) + 1, 'the resumed download to fetch another MiB', 120_000);
   await e.screenshot('download-resumed');
-  assert.ok(mib(resumed) >= kept / (1 << 20) - 0.1, `the resumed progress starts from the kept bytes: ${resumed}`);
+  assert.equal(rangeStart(from), kept, `the second attempt asks for the bytes after the ${kept} kept`);
+  // The extension host is the inference process's parent; kill -9 is a crash, which leaves the
+  // download's lock behind. VS Code starts a new extension host on its own.
+  const serverPid = Number(e.events().filter((ev) => ev.t === 'serverPid').at(-1)!.pid);
+  const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
+  const extHost = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  assert.match(readFileSync(`/proc/${extHost}/cmdline`, 'utf8'), /extensionHost|bootstrap-fork/, `process ${extHost} is the extension host`);
+  const events = e.events().length;
+  process.kill(extHost, 'SIGKILL');
+  await e.waitForEvent((ev) => ev.t === 'serverPid', 'the inference process of the restarted extension host', 180_000, events);
+  await e.waitForStatus('Hearth: no model', 180_000);
+  assert.ok(!existsSync(snapshot()), 'no snapshot after an interrupted download');
+  assert.equal(modelPathSetting(e), undefined, 'an interrupted download sets no model');
+  const kept2 = statSync(join(blobs(), partial[0])).size;
+  assert.ok(kept2 > kept && kept2 < served.length, `the interrupted attempt's bytes are kept: ${kept2} (${kept} before it) of ${served.length}`);
+
+  from = hub.requests.length;
+  await openPicker(e);
+  await choose(e, ENTRY.label, (a) => a.includes(ENTRY.repo));
   await e.waitForStatus((l) => l.startsWith('Hearth: loading') || l === 'Hearth: ready', 180_000);
-  const again = hub.requests.slice(from).filter((q) => q.host === 'cdn');
-  assert.equal(again.length, 1, `one CDN request resumes it: ${JSON.stringify(again)}`);
-  const start = Number(/^bytes=(\d+)-$/.exec(again[0].range ?? '')?.[1]);
-  assert.equal(start, kept, `the second attempt asks for the bytes after those kept (${kept}): ${again[0].range}`);
-  assert.equal(hub.requests.slice(from).filter((q) => q.host === 'hub' && q.path.includes('/resolve/')).length, 1);
+  assert.equal(rangeStart(from), kept2, `after the restart, the download resumes after the ${kept2} bytes kept`);
 });
 
 test('the downloaded model loads from the Hub cache layout and completes Python', { timeout: 600_000 }, async () => {
