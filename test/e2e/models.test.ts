@@ -4,7 +4,8 @@
 // repository, the recommended one serving the tiny fixture model. One editor session: the first-run
 // prompt and "no model" in the status bar; the picker lists the model on disk first, then the
 // catalog with download sizes and memory; a catalog pick downloads under a progress notification
-// with bytes, a Cancel keeps no model, the next pick resumes with an HTTP Range request; the model
+// with bytes, a Cancel keeps no model, the next pick resumes with an HTTP Range request, as does the
+// one after a crash of the extension host mid-download (the first-run prompt not raised again); the model
 // loads from the Hub cache layout and completes Python; picking the model on disk switches to it
 // without a download. Screenshots go to .artifacts/e2e/models.
 import { test, before, after } from 'node:test';
