@@ -8,6 +8,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { enabledFor, globallyEnabled, readConfig, type HearthConfig } from './config.js';
 import { EngineHost, type Problem } from './engine-host.js';
 import { LoadNotification } from './load-progress.js';
+import { FirstRun } from './first-run.js';
 import { Completer } from './completion/completer.js';
 import { ContextRing } from './completion/context.js';
 import { HearthProvider } from './completion/provider.js';
@@ -73,7 +74,10 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   engine.on('log', (level, m) => log[level](m));
   engine.on('pid', (pid) => tests.write({ t: 'serverPid', pid }));
-  engine.on('problem', (p) => tell(p, log, picker));
+  const firstRun = new FirstRun(context.globalState);
+  engine.on('problem', (p) => {
+    if (p.kind !== 'no-model' || firstRun.take()) tell(p, log, picker);
+  });
   completer.on('generating', (on) => {
     generating = on;
     refresh();

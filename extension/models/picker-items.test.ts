@@ -111,3 +111,13 @@ test('the Hub unreachable is said once; the file set now is listed even where di
   assert.ok(downloads.every((x) => x.description === 'size unknown' && !x.detail!.includes('ENOTFOUND')), JSON.stringify(downloads[0]));
   assert.equal(pickerItems(input({ catalog: offline, found: [] }))[1].label, '$(info) No usable GGUF models found');
 });
+
+test('while discovery is still looking the picker says so, not that no model was found', () => {
+  const looking = pickerItems(input({ found: undefined }));
+  assert.deepEqual(looking.slice(0, 2).map((x) => x.label), ['On this computer', '$(sync~spin) Looking for GGUF models on this computer…']);
+  assert.equal(looking[1].action, undefined, 'nothing to pick in that row');
+  assert.ok(!looking.some((x) => x.label.includes('No usable GGUF models found')));
+  const set = pickerItems(input({ found: undefined, current: '/elsewhere/mine.gguf' }));
+  assert.deepEqual(set.slice(0, 3).map((x) => x.label), ['On this computer', '$(check) mine.gguf', '$(sync~spin) Looking for GGUF models on this computer…']);
+  assert.equal(pickerItems(input({ found: [] }))[1].label, '$(info) No usable GGUF models found');
+});

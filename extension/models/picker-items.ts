@@ -27,7 +27,8 @@ export interface PickerItem {
 
 export interface PickerInput {
   role: PickerRole;
-  found: readonly FoundModel[];
+  /** The models discovery found; undefined while it is still looking. */
+  found: readonly FoundModel[] | undefined;
   /** The catalog with sizes from the Hub (catalogFiles); undefined while the Hub is being asked. */
   catalog: readonly CatalogFile[] | undefined;
   nCtx: number;
@@ -63,8 +64,8 @@ export function pickerItems(i: PickerInput): PickerItem[] {
   }
   const catalog = i.catalog?.filter((e) => e.role === (i.role === 'chat' ? 'chat' : 'completion'));
   const inCatalog = (m: FoundModel) => catalog?.find((e) => m.hub && e.repo === m.hub.repo && e.file === m.hub.file);
-  const usable = i.found.filter((m) => usableFor(i.role, m));
-  const others = i.found.length - usable.length;
+  const usable = (i.found ?? []).filter((m) => usableFor(i.role, m));
+  const others = (i.found?.length ?? 0) - usable.length;
   items.push({ label: `On this computer${others ? ` (${others} other GGUF file${others === 1 ? '' : 's'} cannot ${i.role === 'chat' ? 'run' : 'complete code'}: see the log)` : ''}`, separator: true });
   for (const m of usable) {
     const entry = inCatalog(m);
@@ -77,11 +78,14 @@ export function pickerItems(i: PickerInput): PickerItem[] {
     });
   }
   // The file set now, even where discovery does not look.
-  if (i.current && !usable.some((m) => m.path === i.current)) {
+  const setElsewhere = !!i.current && !usable.some((m) => m.path === i.current);
+  if (setElsewhere) {
     items.push({ label: `$(check) ${basename(i.current)}`, description: `now in hearth.${i.role === 'chat' ? 'chatModelPath' : 'modelPath'}`, detail: i.current, action: { kind: 'file', path: i.current } });
-  } else if (!usable.length) {
-    items.push({ label: '$(info) No usable GGUF models found', description: 'the Hugging Face, llama.cpp, LM Studio and Ollama folders, and hearth.modelDirs' });
   }
+  const searched = 'the Hugging Face, llama.cpp, LM Studio and Ollama folders, and hearth.modelDirs';
+  // A first search reads every header (seconds on a large cache): "none found" only once it is over.
+  if (!i.found) items.push({ label: '$(sync~spin) Looking for GGUF models on this computer…', description: searched });
+  else if (!setElsewhere && !usable.length) items.push({ label: '$(info) No usable GGUF models found', description: searched });
 
   items.push({ label: 'Download from Hugging Face', separator: true });
   if (!catalog) {

@@ -63,7 +63,7 @@ export async function pickModel(role: PickerRole, d: PickerDeps): Promise<void> 
   qp.placeholder = pickerPlaceholder(role, cfg.contextSize);
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
-  let found: FoundModel[] = [];
+  let found: FoundModel[] | undefined;
   let catalog: CatalogFile[] | undefined;
   let open = true;
   const render = () => {
@@ -83,7 +83,11 @@ export async function pickModel(role: PickerRole, d: PickerDeps): Promise<void> 
   qp.show();
   const proxy = proxySettings((k) => vscode.workspace.getConfiguration('http').get(k), process.env);
   void Promise.all([
-    findModels(d, role).then((m) => { found = m; render(); }, (e) => d.log.error(`model discovery failed: ${(e as Error).message}`)),
+    findModels(d, role).then((m) => { found = m; render(); }, (e) => {
+      d.log.error(`model discovery failed: ${(e as Error).message}`);
+      found = [];
+      render();
+    }),
     catalogFiles({ ...proxy, signal: ac.signal, timeoutMs: 15_000, retries: 1 }).then((c) => { catalog = c; render(); }, (e) => d.log.error(`the Hub's file lists: ${(e as Error).message}`)),
   ]).finally(() => { qp.busy = false; });
   const picked = await new Promise<Item | undefined>((resolve) => {

@@ -192,3 +192,48 @@ export function stopKeyWatch(): KeyLatency[] {
   window.hearthKeyWatch = undefined;
   return w.keys;
 }
+
+/** One rendered row of the open quick pick (the list is virtual: only rows in view are in the DOM). */
+export interface QuickPickRow {
+  /** Position in the whole list (data-index). */
+  index: number;
+  /** Label, description and detail, as VS Code joins them for screen readers. */
+  aria: string;
+  /** The row has the keyboard focus. */
+  focused: boolean;
+}
+
+/** The rows of the open quick pick now in the DOM, in list order. */
+export function quickPickRows(): QuickPickRow[] {
+  return Array.from(document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row'))
+    .map((r) => ({ index: Number(r.getAttribute('data-index')), aria: r.getAttribute('aria-label') ?? '', focused: (r.getAttribute('class') ?? '').split(' ').includes('focused') }))
+    .sort((a, b) => a.index - b.index);
+}
+
+/** Records the text of every quick pick row drawn from now on (the list may change within a poll). */
+export function startQuickPickWatch(): void {
+  const w = window as unknown as { hearthPickWatch?: { seen: string[]; observer: MutationObserver } };
+  w.hearthPickWatch?.observer.disconnect();
+  const root = document.querySelector('.monaco-workbench');
+  if (!root) throw new Error('no workbench');
+  const seen: string[] = [];
+  const look = () => {
+    for (const r of Array.from(document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row'))) {
+      const a = r.getAttribute('aria-label') ?? '';
+      if (!seen.includes(a)) seen.push(a);
+    }
+  };
+  const observer = new MutationObserver(look);
+  observer.observe(root, { subtree: true, childList: true, attributes: true, characterData: true });
+  w.hearthPickWatch = { seen, observer };
+}
+
+/** The quick pick rows seen since startQuickPickWatch, first sight first; stops watching. */
+export function stopQuickPickWatch(): string[] {
+  const w = window as unknown as { hearthPickWatch?: { seen: string[]; observer: MutationObserver } };
+  if (!w.hearthPickWatch) throw new Error('startQuickPickWatch was not called');
+  w.hearthPickWatch.observer.disconnect();
+  const seen = w.hearthPickWatch.seen;
+  w.hearthPickWatch = undefined;
+  return seen;
+}
