@@ -4,8 +4,9 @@
 // one among them, with the same 64 greedy tokens; and what it writes is code.
 //
 // A weak model has near-ties: in the 8 continuations below llama.cpp's top two logits come within
-// 2e-4 of each other, while activation rounding moves logits by up to ~5e-2 between two correct
-// implementations (an 8-bit or f16 rounding boundary crossed on one side only). So up to where a
+// 3e-5 of each other, while activation rounding moves logits by up to ~1e-1 between two correct
+// implementations (llama.cpp's CPU backend rounds Q8_0 products' activations to 8 bits, the
+// reference does not; an 8-bit or f16 rounding boundary crossed on one side only). So up to where a
 // continuation parts from llama.cpp's, the logits must agree within LOGIT_TOL, and it may part only
 // where llama.cpp's top two are closer than 2 * LOGIT_TOL (no closer logits could swap them). Each
 // continuation's agreement is printed.
@@ -30,7 +31,7 @@ const FILES = [
 ];
 const GEN = 64;
 const N_CTX = 256;
-const LOGIT_TOL = 0.1;
+const LOGIT_TOL = 0.15;
 const NEAR_TIE = 2 * LOGIT_TOL;
 
 interface Heldout {
@@ -45,10 +46,11 @@ const log = JSON.parse(readFileSync(`${DIR}/training-log.json`, 'utf8')) as { he
  * continuation (up to end of generation) holds: code a random-weight model does not write.
  */
 const PROMPTS = [
-  { label: 'python add', text: 'def add(a, b):\n    return', code: /\n {8}def __init__\(self, / },
-  { label: 'python class', text: 'class Point:\n    def __init__(self, x, y):\n', code: /\nimport \w+\nimport \w+\n/ },
-  { label: 'javascript', text: 'function sum(values) {\n  let total = 0;\n', code: /\nimport \{\n {4}\}\n/ },
-  { label: 'fim', text: '<|fim_prefix|>import os\n\n\ndef read_lines(path):\n<|fim_suffix|>\n\n\nprint(read_lines("a.txt"))\n<|fim_middle|>    with open(', code: /^\w+, ?'\w+', '\w+', / },
+  // What each continuation must show: the structure of code in the prompt's language.
+  { label: 'python add', text: 'def add(a, b):\n    return', code: /\ndef \w+\(a, b\):\n {4}/ },
+  { label: 'python class', text: 'class Point:\n    def __init__(self, x, y):\n', code: /\n {4}def __init__\(self, \w+/ },
+  { label: 'javascript', text: 'function sum(values) {\n  let total = 0;\n', code: /\n +if \(\w+ === \w+\) \{\n +return \w+;/ },
+  { label: 'fim', text: '<|fim_prefix|>import os\n\n\ndef read_lines(path):\n<|fim_suffix|>\n\n\nprint(read_lines("a.txt"))\n<|fim_middle|>    with open(', code: /^\w+, \w+=None\):\n {8}"""/ },
 ];
 
 let llama: Llama;
@@ -192,10 +194,10 @@ test('held-out loss is what training measured, far below a random-weight model\'
       const kind = w.middle_from >= 0 ? 'fill-in-the-middle' : 'plain';
       summary.push(`  ${label} held-out ${kind} window: ${got.toFixed(4)} nats/token (float32 weights in training: ${w.loss.toFixed(4)})`);
       assert.ok(Math.abs(got - w.loss) <= lossTol, `${label}: ${kind} window loss ${got} vs ${w.loss} in training`);
-      assert.ok(got < 5.5, `${label}: ${kind} window loss ${got}`);
+      assert.ok(got < 4.2, `${label}: ${kind} window loss ${got}`);
     }
   }
-  assert.ok(log.heldout.loss < 5.5, `training log: held-out loss ${log.heldout.loss}`);
+  assert.ok(log.heldout.loss < 4.2, `training log: held-out loss ${log.heldout.loss}`);
 });
 
 test('greedy continuations: Hearth (reference and WebGPU) and llama.cpp agree for 64 tokens; they are code', async () => {
@@ -222,6 +224,7 @@ test('greedy continuations: Hearth (reference and WebGPU) and llama.cpp agree fo
       const b = agree(`${label} ${p.label}: ${gpuWhat}`, device[i], theirsDevice[i]);
       const text = completion(tok, theirs[i].tokens);
       summary.push(`  ${label} ${p.label}: reference ${a} | WebGPU ${b}\n    llama.cpp: ${JSON.stringify(text)}`);
+      if (!p.code.test(text)) console.log("NOMATCH", label, p.label, JSON.stringify(text));
       assert.match(text, p.code, `${label} ${p.label}: llama.cpp's continuation`);
     });
   }
