@@ -8,7 +8,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { enabledFor, globallyEnabled, readConfig, type HearthConfig } from './config.js';
 import { EngineHost, type Problem } from './engine-host.js';
 import { LoadNotification } from './load-progress.js';
-import { FirstRun } from './first-run.js';
+import { FIRST_RUN, Once } from './once.js';
 import { Completer } from './completion/completer.js';
 import { ContextRing } from './completion/context.js';
 import { HearthProvider } from './completion/provider.js';
@@ -74,9 +74,11 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   engine.on('log', (level, m) => log[level](m));
   engine.on('pid', (pid) => tests.write({ t: 'serverPid', pid }));
-  const firstRun = new FirstRun(context.globalState);
+  // The first-run prompt and the no-GPU warning once per machine (the log has them every time).
+  const once = new Once(context.globalState);
   engine.on('problem', (p) => {
-    if (p.kind !== 'no-model' || firstRun.take()) tell(p, log, picker);
+    const key = p.kind === 'no-model' ? FIRST_RUN : p.kind === 'slow' ? `slow:${p.message}` : undefined;
+    if (key === undefined || once.take(key)) tell(p, log, picker);
   });
   completer.on('generating', (on) => {
     generating = on;
