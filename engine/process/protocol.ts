@@ -1,5 +1,5 @@
-// The typed, versioned messages between the extension host (engine/client.ts) and the inference
-// process (engine/server.ts). Both sides import this module and validate every message they
+// The typed, versioned messages between the extension host (engine/process/client.ts) and the inference
+// process (engine/process/server.ts). Both sides import this module and validate every message they
 // receive, so a malformed or mismatched peer is an error with a reason, never undefined behaviour.
 import { MAX_VERIFY_TOKENS, type BackendName } from '../model/backend.js';
 import { defaultSampling, type Sampling } from '../model/sampler.js';
