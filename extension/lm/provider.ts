@@ -3,7 +3,7 @@
 // stream through the engine host's inference process, on the chat slot the chat view uses.
 import * as vscode from 'vscode';
 import type { EngineHost } from '../engine-host.js';
-import type { LoadReport } from '../../engine/process/index.js';
+import type { GenerationHandle, LoadReport } from '../../engine/process/index.js';
 import { heldBack } from '../chat/session.js';
 import { TokenCounter, UnsupportedInput, messageText, modelInfo, toChatMessages } from './messages.js';
 
@@ -57,18 +57,20 @@ export class HearthChatModels implements vscode.LanguageModelChatProvider, vscod
     const maxTokens = Number.isInteger(asked) && asked > 0 ? Math.min(asked, info.maxOutputTokens) : info.maxOutputTokens;
     const temperature = options.modelOptions?.temperature;
     const sampling = typeof temperature === 'number' && temperature >= 0 && temperature <= 2 ? { temperature } : undefined;
-    // A model still loading can take minutes: cancelling ends the wait too.
-    const cancelled = new Promise<undefined>((res) => { if (token.isCancellationRequested) res(undefined); token.onCancellationRequested(() => res(undefined)); });
-    const client = await Promise.race([this.engine.whenChatReady(), cancelled]);
-    if (!client || token.isCancellationRequested) return;
-    let streamed = '';
-    const handle = client.chat({ messages: chatMessages, maxTokens, ...(sampling ? { sampling } : {}) }, (t) => {
-      if (!t.text) return;
-      streamed += t.text;
-      progress.report(new vscode.LanguageModelTextPart(t.text));
-    });
-    const sub = token.onCancellationRequested(() => handle.cancel());
+    // A model still loading can take minutes: cancelling ends the wait too, and later the answer at its next token.
+    let handle: GenerationHandle | undefined;
+    let onCancel = () => {};
+    const cancelled = new Promise<undefined>((res) => { onCancel = () => res(undefined); });
+    const sub = token.onCancellationRequested(() => { onCancel(); handle?.cancel(); });
     try {
+      const client = await Promise.race([this.engine.whenChatReady(), cancelled]);
+      if (!client || token.isCancellationRequested) return;
+      let streamed = '';
+      handle = client.chat({ messages: chatMessages, maxTokens, ...(sampling ? { sampling } : {}) }, (t) => {
+        if (!t.text) return;
+        streamed += t.text;
+        progress.report(new vscode.LanguageModelTextPart(t.text));
+      });
       const done = await handle.result;
       if (done.type === 'error') throw new Error(`Hearth: ${done.message}`);
       const rest = heldBack(streamed, done.text);

@@ -15,8 +15,9 @@ import { Tokenizer } from '../../engine/tokenizer/tokenizer.js';
 
 const VSIX = resolve('.artifacts/hearth-linux-x64.vsix');
 const CONTEXT = 1024, CHAT_MAX = 300;
-// chat.disableAIFeatures (QUIET_SETTINGS) turns the language model API off with the rest of VS Code's AI.
-const SETTINGS = () => ({ 'hearth.modelPath': tinyModel(), 'hearth.contextSize': CONTEXT, 'hearth.chat.maxTokens': CHAT_MAX, 'chat.disableAIFeatures': false });
+// QUIET_SETTINGS has chat.disableAIFeatures: VS Code 1.139 still lists the model to extensions
+// (checked with it false too: the same results), and asks no consent of the fixture.
+const SETTINGS = () => ({ 'hearth.modelPath': tinyModel(), 'hearth.contextSize': CONTEXT, 'hearth.chat.maxTokens': CHAT_MAX });
 
 let editor: Editor | undefined;
 let fixtureDir: string | undefined;
@@ -70,18 +71,6 @@ test('another extension finds the model, counts its tokens, streams an answer, c
   assert.equal(count.tokens, want, "countTokens is the model's tokenizer's count");
   assert.equal(count.message, want, 'a message counts its text');
 
-  // Once asked, VS Code may want the user to allow the fixture to use Hearth's models.
-  const allow = e.page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Allow/ });
-  let consented = false;
-  await e.waitFor(async () => {
-    if (e.events().slice(from).some((ev) => ev.t === 'lm-answer' || ev.t === 'lm-error')) return true;
-    if (!consented && (await allow.count()) > 0) {
-      consented = true;
-      await e.screenshot('consent');
-      await allow.first().click();
-    }
-    return false;
-  }, 'the streamed answer', 180_000);
   const answer = await next('lm-answer');
   const fragments = answer.fragments as string[];
   assert.ok(fragments.length > 1, `the answer streamed in fragments: ${JSON.stringify(fragments)}`);
