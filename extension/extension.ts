@@ -21,6 +21,7 @@ import { TestLog } from './test-hooks.js';
 import { ChatSession } from './chat/session.js';
 import { CHAT_VIEW_ID, ChatView, registerChatCommands } from './chat/view.js';
 import type { Turn } from './chat/messages.js';
+import { HearthChatModels, LM_VENDOR } from './lm/provider.js';
 
 let host: EngineHost | undefined;
 
@@ -106,6 +107,8 @@ export function activate(context: vscode.ExtensionContext): void {
     store: { load: () => context.workspaceState.get<Turn[]>(TRANSCRIPT), save: (t) => void context.workspaceState.update(TRANSCRIPT, t) },
   });
   const chatView = new ChatView(context.extensionUri, chat, (m) => log.warn(m));
+  // The same model for VS Code's chat and other extensions (vscode.lm), on the same chat slot.
+  const lmModels = new HearthChatModels(engine, () => config.chatMaxTokens, (m) => log.info(m));
 
   const settings = () => ({
     modelPath: expandPath(config.modelPath), chatModelPath: expandPath(config.chatModelPath), nodePath: expandPath(config.nodePath),
@@ -122,12 +125,15 @@ export function activate(context: vscode.ExtensionContext): void {
     chatView,
     ...registerChatCommands(chatView, chat),
     { dispose: () => chat.stop() },
+    vscode.lm.registerLanguageModelChatProvider(LM_VENDOR, lmModels),
+    lmModels,
     vscode.window.onDidChangeActiveTextEditor(refresh),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration('hearth')) return;
       config = read();
       completer.cache.clear();
       refresh();
+      lmModels.refresh();
       void engine.configure(settings());
     }),
     { dispose: () => void engine.dispose() },

@@ -22,3 +22,14 @@ test('allowScripts names exactly the locked packages with install scripts', () =
   assert.equal(pkg.allowScripts['@vscode/vsce-sign'], false);
   assert.equal(pkg.allowScripts.keytar, false);
 });
+
+test('stable API only: no enabledApiProposals, engines.vscode matches @types/vscode, the language model vendor is contributed', () => {
+  const pkg = json('package.json');
+  assert.equal(pkg.enabledApiProposals, undefined, 'a published extension cannot use proposed API');
+  const engine = /^\^(\d+\.\d+)\.\d+$/.exec(pkg.engines.vscode)?.[1];
+  const types = /^~?(\d+\.\d+)\.\d+$/.exec(pkg.devDependencies['@types/vscode'])?.[1];
+  assert.ok(engine && engine === types, `engines.vscode ${pkg.engines.vscode} and @types/vscode ${pkg.devDependencies['@types/vscode']} name the same VS Code`);
+  // registerLanguageModelChatProvider is stable from 1.104.
+  assert.deepEqual(pkg.engines.vscode, '^1.104.0');
+  assert.deepEqual(pkg.contributes.languageModelChatProviders, [{ vendor: 'hearth', displayName: 'Hearth (local)' }]);
+});

@@ -58,6 +58,7 @@ test('requests before a load are refused; the load reports the model', async () 
   const r = await client.complete({ prefix: 'x', suffix: '', maxTokens: 2 }).result;
   assert.equal(r.type, 'error');
   assert.equal((r as ErrorResponse).code, 'not-loaded');
+  await assert.rejects(client.count(['x']), (e: Error & { code?: string }) => e.code === 'not-loaded' && /no model is loaded/.test(e.message));
   const report: LoadReport = await client.load({ model, backend: 'reference', nCtx: N_CTX });
   assert.equal(report.backend, 'reference');
   assert.equal(report.nCtx, N_CTX);
@@ -67,6 +68,23 @@ test('requests before a load are refused; the load reports the model', async () 
   assert.ok(report.fim && report.chat);
   await assert.rejects(client.load({ model: '/nonexistent/model.gguf', backend: 'reference', nCtx: N_CTX }), (e: Error & { code?: string }) => e.code === 'load-failed' && /nonexistent/.test(e.message));
   await client.load({ model, backend: 'reference', nCtx: N_CTX });
+});
+
+test('count: each text\'s tokens with the model\'s tokenizer (special-token text as plain text), answered while a chat streams', async () => {
+  const texts = ['def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n', '', 'é😀 naïve', '<|im_start|>user'];
+  const want = texts.map((t) => enc(t).length);
+  assert.ok(want[0] > 10 && want[3] > 1, `the fixture's tokenizer splits the texts (${want})`);
+  assert.deepEqual(await client.count(texts), want);
+  // A count sent during a long answer comes back before the answer ends.
+  let counted: number[] | undefined;
+  let tokensBeforeCount = -1, tokens = 0;
+  const long = client.chat({ messages: [{ role: 'user', content: 'Tell a long story.' }], maxTokens: 200 }, () => {
+    tokens++;
+    if (tokens === 1) void client.count([texts[0]]).then((c) => { counted = c; tokensBeforeCount = tokens; });
+  });
+  const r = done(await long.result);
+  assert.deepEqual(counted, [want[0]]);
+  assert.ok(tokensBeforeCount < r.timings.decodeTokens, `the count came after ${tokensBeforeCount} of ${r.timings.decodeTokens} tokens`);
 });
 
 test('each request prefills exactly the tokens its slot lacks, and answers as the reference model does', async () => {

@@ -308,6 +308,7 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
           else if (r.type === 'error') reject(ServerError.from(r));
           else if (r.type === 'loaded') { this.emit('loaded', r.report); resolve(r.report as T); }
           else if (r.type === 'stats') resolve(r.stats as T);
+          else if (r.type === 'count') resolve(r.counts as T);
           else if (r.type === 'probe') resolve(r.report as T);
           else if (r.type === 'bye') resolve(undefined as T);
           else if (r.type === 'unloaded') resolve(r.freed as T);
@@ -335,6 +336,11 @@ export class InferenceClient extends EventEmitter<ClientEvents> {
   /** Checks that the process can run on the GPU and read back; rejects with 'gpu-unavailable' saying why not. */
   probe(): Promise<ProbeReport> {
     return this.request<ProbeReport>({ type: 'probe', id: this.nextId('probe') });
+  }
+
+  /** Each text's token count with the tokenizer of the model that serves chat (no BOS, special-token text as plain text). */
+  count(texts: string[]): Promise<number[]> {
+    return this.request<number[]>({ type: 'count', id: this.nextId('count'), texts });
   }
 
   stats(): Promise<ServerStats> {

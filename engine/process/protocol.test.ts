@@ -28,6 +28,8 @@ const requests: Request[] = [
   { type: 'explain', id: 'e2', code: 'y', maxTokens: 8, sampling: { temperature: 0, minP: 0.1, repeatPenalty: 1.1, repeatLastN: -1 } },
   { type: 'chat', id: 'h1', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: '' }], maxTokens: 512 },
   { type: 'cancel', id: 'h1' },
+  { type: 'count', id: 'n1', texts: ['def f():', '', '<|im_start|>é😀'] },
+  { type: 'count', id: 'n2', texts: [] },
   { type: 'stats', id: 's1' },
   { type: 'shutdown', id: 'x1' },
 ];
@@ -55,6 +57,7 @@ const responses: Response[] = [
   { type: 'error', id: null, code: 'device-lost', message: 'lost' },
   { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, chatModel: { ...report, role: 'chat' }, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8 } },
   { type: 'stats', id: 's2', stats: { pid: 1, uptimeMs: 5, model: null, chatModel: null, slots: [], requests: 0, active: 0, prefillTokens: 0, reusedTokens: 0, rssBytes: 1e8 } },
+  { type: 'count', id: 'n1', counts: [4, 0, 7] },
   { type: 'bye', id: 'x1' },
 ];
 
@@ -66,8 +69,8 @@ test('every response round-trips through JSON unchanged', () => {
   for (const r of responses) assert.deepEqual(parseResponse(trip(r)), r, r.type);
 });
 
-test('final messages are loaded, unloaded, done, error, stats and bye', () => {
-  assert.deepEqual(responses.map(isFinal), [false, false, true, true, true, false, false, true, true, true, true, true, true, true, true, true, true]);
+test('final messages are loaded, unloaded, done, error, stats, count and bye', () => {
+  assert.deepEqual(responses.map(isFinal), [false, false, true, true, true, false, false, true, true, true, true, true, true, true, true, true, true, true]);
 });
 
 test('malformed requests are refused naming the field', () => {
@@ -97,6 +100,9 @@ test('malformed requests are refused naming the field', () => {
     [{ type: 'unload', id: 'u' }, /unload request: field "role" must be one of complete, chat/],
     [{ type: 'chat', id: 'h', messages: [], maxTokens: 4 }, /field "messages" must be 1\.\./],
     [{ type: 'chat', id: 'h', messages: [{ role: 'tool', content: 'x' }], maxTokens: 4 }, /messages\[0\]: field "role"/],
+    [{ type: 'count', id: 'n', texts: 'abc' }, /count request: field "texts" must be at most 1024 strings, got "abc"/],
+    [{ type: 'count', id: 'n', texts: ['a', 3] }, /count request: field "texts"/],
+    [{ type: 'count', id: 'n', texts: new Array(1025).fill('') }, /at most 1024 strings, got an array of 1025/],
   ];
   for (const [m, re] of bad) assert.throws(() => parseRequest(m), (e: Error) => e instanceof ProtocolError && re.test(e.message), JSON.stringify(m));
 });
@@ -106,6 +112,8 @@ test('malformed responses are refused', () => {
   assert.throws(() => parseResponse({ type: 'error', id: 'c', code: 'oops', message: '' }), /field "code"/);
   assert.throws(() => parseResponse({ type: 'token', id: 'c', token: -1, text: '' }), /field "token"/);
   assert.throws(() => parseResponse({ type: 'unloaded', id: 'u', role: 'chat' }), /field "freed" must be a boolean/);
+  assert.throws(() => parseResponse({ type: 'count', id: 'n', counts: [1, -1] }), /count response: field "counts"/);
+  assert.throws(() => parseResponse({ type: 'count', id: 'n', counts: [1.5] }), /count response: field "counts"/);
   assert.throws(() => parseResponse({ type: 'loaded', id: 'l', report: { ...report, role: undefined } }), /load report: field "role"/);
   assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'eos', text: '', timings: { ...timings, prefillMs: 'x' } }), /timings: field "prefillMs"/);
   assert.throws(() => parseResponse({ type: 'done', id: 'c', reason: 'eos', text: '', timings: { ...timings, draftAccepted: undefined } }), /timings: field "draftAccepted"/);

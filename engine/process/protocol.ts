@@ -7,7 +7,7 @@ import { defaultSampling, type Sampling } from '../model/sampler.js';
 export type { Sampling };
 
 /** Bumped whenever a message changes shape; checked once at the handshake. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Exit status the server uses after its GPU device was lost, so the client restarts it at once. */
 export const EXIT_DEVICE_LOST = 75;
@@ -76,10 +76,15 @@ export interface ExplainRequest extends Generation { type: 'explain'; id: string
 export interface ChatRequest extends Generation { type: 'chat'; id: string; messages: ChatMessage[] }
 /** Stops request `id` (a chat's stop button, or dropping a completion); it answers 'cancelled'. */
 export interface CancelRequest { type: 'cancel'; id: string }
+/**
+ * Counts the tokens of each text with the tokenizer of the model that serves chat (the chat model
+ * while one is loaded, else the completion model): plain text, no BOS, special-token text not parsed.
+ */
+export interface CountRequest { type: 'count'; id: string; texts: string[] }
 export interface StatsRequest { type: 'stats'; id: string }
 export interface ShutdownRequest { type: 'shutdown'; id: string }
 
-export type Request = HelloRequest | LoadRequest | UnloadRequest | ProbeRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | StatsRequest | ShutdownRequest;
+export type Request = HelloRequest | LoadRequest | UnloadRequest | ProbeRequest | CompleteRequest | ExplainRequest | ChatRequest | CancelRequest | CountRequest | StatsRequest | ShutdownRequest;
 export type GenerateRequest = CompleteRequest | ExplainRequest | ChatRequest;
 
 export interface LoadReport {
@@ -198,14 +203,16 @@ export interface ErrorResponse {
   needed?: number; available?: number;
 }
 export interface StatsResponse { type: 'stats'; id: string; stats: ServerStats }
+/** The token count of each text of a count request, in order. */
+export interface CountResponse { type: 'count'; id: string; counts: number[] }
 export interface ProbeResponse { type: 'probe'; id: string; report: ProbeReport }
 export interface ByeResponse { type: 'bye'; id: string }
 
-export type Response = HelloResponse | ProgressResponse | LoadedResponse | UnloadedResponse | ProbeResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | ByeResponse;
+export type Response = HelloResponse | ProgressResponse | LoadedResponse | UnloadedResponse | ProbeResponse | TokenResponse | DoneResponse | ErrorResponse | StatsResponse | CountResponse | ByeResponse;
 
 /** Whether `r` is the last message its request will get. */
 export function isFinal(r: Response): boolean {
-  return r.type === 'loaded' || r.type === 'unloaded' || r.type === 'probe' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'bye';
+  return r.type === 'loaded' || r.type === 'unloaded' || r.type === 'probe' || r.type === 'done' || r.type === 'error' || r.type === 'stats' || r.type === 'count' || r.type === 'bye';
 }
 
 export class ProtocolError extends Error {
@@ -218,7 +225,7 @@ export class ProtocolError extends Error {
 // Bounds keep one bad message from making the server allocate or loop without limit.
 export const LIMITS = {
   text: 64 << 20, maxTokens: 1 << 20, stops: 16, stopLength: 256, messages: 4096, timeBudgetMs: 24 * 3600_000, nCtx: 1 << 20,
-  chunks: 64, alternatives: 8, speculate: MAX_VERIFY_TOKENS - 1,
+  chunks: 64, alternatives: 8, speculate: MAX_VERIFY_TOKENS - 1, countTexts: 1024,
 };
 
 type Obj = Record<string, unknown>;
@@ -380,6 +387,13 @@ export function parseRequest(m: unknown): Request {
     }
     case 'cancel':
       return { type: 'cancel', id: f.id() };
+    case 'count': {
+      const id = f.id();
+      if (!Array.isArray(m.texts) || m.texts.length > LIMITS.countTexts || !m.texts.every((t) => typeof t === 'string' && t.length <= LIMITS.text)) {
+        throw new ProtocolError(`count request: field "texts" must be at most ${LIMITS.countTexts} strings, got ${describe(m.texts)}`);
+      }
+      return { type: 'count', id, texts: [...m.texts] as string[] };
+    }
     case 'stats':
       return { type: 'stats', id: f.id() };
     case 'shutdown':
@@ -476,6 +490,13 @@ export function parseResponse(m: unknown): Response {
           requests: sf.num('requests', 0), active: sf.num('active', 0), prefillTokens: sf.num('prefillTokens', 0), reusedTokens: sf.num('reusedTokens', 0), rssBytes: sf.num('rssBytes', 0),
         },
       };
+    }
+    case 'count': {
+      const id = f.id();
+      if (!Array.isArray(m.counts) || m.counts.length > LIMITS.countTexts || !m.counts.every((c) => Number.isInteger(c) && c >= 0)) {
+        throw new ProtocolError(`count response: field "counts" must be at most ${LIMITS.countTexts} non-negative integers, got ${describe(m.counts)}`);
+      }
+      return { type: 'count', id, counts: [...m.counts] as number[] };
     }
     case 'bye':
       return { type: 'bye', id: f.id() };

@@ -233,6 +233,9 @@ class InferenceServer {
       case 'stats':
         this.send({ type: 'stats', id: req.id, stats: this.stats() });
         return;
+      case 'count':
+        this.count(req.id, req.texts);
+        return;
       case 'probe':
         this.active.add(req.id);
         void this.probe(req.id);
@@ -255,6 +258,18 @@ class InferenceServer {
   /** The job's model is being loaded or unloaded: it waits. */
   private blocked(job: Job): boolean {
     return this.changing.has(this.roleFor(job));
+  }
+
+  /** Token counts with the tokenizer of the model that serves chat: cheap, no GPU work (during a generation, answered at its next token). */
+  private count(id: string, texts: string[]): void {
+    const role: ModelRole = this.models.chat || this.changing.has('chat') ? 'chat' : 'complete';
+    const m = this.changing.has(role) ? undefined : this.models[role];
+    if (!m) {
+      const e = this.changing.has(role) ? new RequestError('not-loaded', `the ${role === 'chat' ? 'chat' : 'completion'} model is being loaded or unloaded`) : this.notLoaded();
+      this.send({ type: 'error', id, code: e.code, message: e.message });
+      return;
+    }
+    this.send({ type: 'count', id, counts: texts.map((t) => m.tokenizer.encode(t, { addBos: false, parseSpecial: false }).length) });
   }
 
   private notLoaded(): RequestError {

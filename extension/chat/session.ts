@@ -35,6 +35,11 @@ interface Answering {
   onStop: () => void;
 }
 
+/** What the final text of an answer adds to the text streamed (a partial stop string that was not one, kept back at the end). */
+export function heldBack(streamed: string, final: string): string {
+  return final.startsWith(streamed) ? final.slice(streamed.length) : '';
+}
+
 /** Most turns kept in the stored transcript. */
 const MAX_STORED_TURNS = 200;
 
@@ -131,9 +136,8 @@ export class ChatSession {
       c.handle = handle;
       const r = await handle.result;
       if (r.type === 'done') {
-        // The final text can hold what was kept back at the end (a partial stop string that was not one).
-        if (r.text.startsWith(c.turn.text) && r.text.length > c.turn.text.length) {
-          const rest = r.text.slice(c.turn.text.length);
+        const rest = heldBack(c.turn.text, r.text);
+        if (rest) {
           c.turn.text = r.text;
           this.emit({ type: 'delta', id: c.turn.id, text: rest });
         }
