@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, enabledFor, globallyEnabled, readConfig } from './config.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULTS, KEYS, enabledFor, globallyEnabled, readConfig } from './config.js';
 
 test('settings: defaults, values taken, wrong ones refused by name', () => {
   assert.deepEqual(readConfig(() => undefined), { config: DEFAULTS, problems: [] });
@@ -46,4 +47,18 @@ test('per-language enable: its own entry, else "*"', () => {
   assert.equal(enabledFor(c, 'markdown'), false);
   assert.equal(globallyEnabled(c), false);
   assert.equal(enabledFor({ ...DEFAULTS, enable: {} }, 'go'), true);
+});
+
+test('package.json declares every setting, with defaults as config.ts; paths apply from User, Remote and Workspace settings', () => {
+  const props = JSON.parse(readFileSync('package.json', 'utf8')).contributes.configuration.properties as Record<string, { default: unknown; scope?: string; ignoreSync?: boolean }>;
+  for (const [field, key] of Object.entries(KEYS)) {
+    const p = props[`hearth.${key}`];
+    assert.ok(p, `hearth.${key} is contributed`);
+    assert.deepEqual(p.default, DEFAULTS[field as keyof typeof DEFAULTS], `hearth.${key}'s default`);
+    // 'machine' and 'machine-overridable' values in User settings are dropped in a remote window
+    // (code-server's, SSH, containers): a model path set there was ignored. 'application' would
+    // refuse Workspace settings. Paths are this machine's: Settings Sync leaves them alone.
+    assert.ok(p.scope === undefined || p.scope === 'window' || p.scope === 'resource', `hearth.${key} has scope ${p.scope}`);
+    if (['modelPath', 'chatModelPath', 'modelDirs', 'nodePath'].includes(field)) assert.equal(p.ignoreSync, true, `hearth.${key} is not synced`);
+  }
 });

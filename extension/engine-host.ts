@@ -88,7 +88,7 @@ export function loadReportLines(r: LoadReport, runtime?: Runtime, probe?: ProbeR
     `llm_load_print_meta: n_head_kv = ${r.nHeadKv}`,
     `llama_context: n_ctx = ${r.nCtx}, n_seq = ${r.nSeq}, fim = ${r.fim}, chat template = ${r.chat}`,
     `load_tensors: ${r.backend} backend on ${r.device}: weights ${humanBytes(r.weightBytes)}, KV cache ${humanBytes(r.kvBytes)}, scratch ${humanBytes(r.scratchBytes)}`,
-    `load_tensors: loaded in ${r.loadMs.toFixed(0)} ms`,
+    `load_tensors: loaded in ${r.loadMs.toFixed(0)} ms${r.warmUpMs !== undefined ? ` (of which ${r.warmUpMs.toFixed(0)} ms running each kernel once)` : ''}`,
   ];
   if (runtime) lines.unshift(`runtime: ${runtime.path} (${runtime.source}, Node ${runtime.version})`);
   if (probe) lines.unshift(`probe: GPU read-back on ${probe.adapter}${probe.software ? ' (software adapter)' : ''} in ${probe.ms.toFixed(0)} ms`);

@@ -63,11 +63,20 @@ export function activate(context: vscode.ExtensionContext): void {
     });
   };
 
+  // A model that is gone (crashed, unloaded, failed or replaced) leaves no suggestion on screen,
+  // and none in the cache: VS Code keeps showing ghost text until the next edit or cursor move.
+  const forgetModel = () => {
+    completer.forget();
+    const editor = vscode.window.activeTextEditor;
+    if (editor && provider.current(editor) !== undefined) void vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+    provider.offered = undefined;
+  };
   const completionLoad = new LoadNotification(() => `Hearth: loading ${basename(config.modelPath)}`);
   const chatLoad = new LoadNotification(() => `Hearth: loading the chat model ${basename(config.chatModelPath)}`);
   engine.on('state', (s) => {
     refresh();
     completionLoad.update(s.kind === 'loading' ? s : undefined);
+    if (s.kind !== 'ready') forgetModel();
   });
   engine.on('chatState', (s) => {
     refresh();
@@ -86,7 +95,7 @@ export function activate(context: vscode.ExtensionContext): void {
     refresh();
   });
   completer.on('request', (r) => {
-    tests.write({ t: 'request', id: r.id, prefixTokens: r.promptTokens, prefillTokens: r.prefillTokens, reusedTokens: r.reusedTokens, ms: r.ms, reason: r.reason });
+    tests.write({ t: 'request', id: r.id, prefixTokens: r.promptTokens, prefillTokens: r.prefillTokens, reusedTokens: r.reusedTokens, ms: r.ms, reason: r.reason, context: r.context });
     log.debug(`${r.background ? 'look-ahead' : 'completion'} ${r.id}: ${r.promptTokens} prompt tokens, ${r.prefillTokens} prefilled, ${r.reusedTokens} cached, ${r.ms.toFixed(0)} ms, ${r.reason}`);
     if (!r.background && r.tokPerS > 0) last = { latencyMs: last?.latencyMs ?? r.ms, tokPerS: r.tokPerS };
   });
@@ -119,7 +128,10 @@ export function activate(context: vscode.ExtensionContext): void {
     status,
     // Registered as an object with the one stable method: VS Code refuses providers with proposed members.
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, { provideInlineCompletionItems: (d, p, c, t) => provider.provideInlineCompletionItems(d, p, c, t) }),
-    new ContextSources(ring, completer, provider, () => engine.ready !== undefined && globallyEnabled(config)),
+    new ContextSources(ring, completer, provider, () => engine.ready !== undefined && globallyEnabled(config), (uri, name, why) => {
+      tests.write({ t: 'context', uri, name, why });
+      log.debug(`context: queued a chunk of ${uri} as ${name} (${why})`);
+    }),
     ...registerCommands({ provider, config: () => config, log, pickModel: picker }),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chatView),
     chatView,

@@ -5,7 +5,8 @@ import { appendFileSync } from 'node:fs';
 
 export type TestEvent =
   | { t: 'state'; state: string }
-  | { t: 'request'; id: string; prefixTokens: number; prefillTokens: number; reusedTokens: number; ms: number; reason: string }
+  | { t: 'request'; id: string; prefixTokens: number; prefillTokens: number; reusedTokens: number; ms: number; reason: string; context: string[] }
+  | { t: 'context'; uri: string; name: string; why: string }
   | { t: 'shown'; text: string; latencyMs: number; cached: boolean }
   | { t: 'serverPid'; pid: number };
 

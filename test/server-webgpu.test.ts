@@ -63,3 +63,26 @@ test('webgpu: byte progress, warm reuse across keystrokes, reference answers', a
     await client.close();
   }
 });
+
+test("webgpu: the kernels run once before 'loaded', so the first completion compiles nothing", { timeout: 600_000 }, async () => {
+  const model = tinyModel();
+  const client = new InferenceClient({ serverPath: await serverBundle() });
+  client.on('log', (l) => process.stderr.write(`[server] ${l}\n`));
+  try {
+    await client.start();
+    const report = await client.load({ model, backend: 'webgpu', nCtx: 1024 });
+    assert.ok(report.warmUpMs !== undefined && report.warmUpMs > 0 && report.warmUpMs < report.loadMs, JSON.stringify(report));
+    const loaded = (await client.stats()).pipelines;
+    assert.ok(loaded.compiled > 0 && loaded.firstUses > 0, JSON.stringify(loaded));
+    // A long first prompt (a chunk and its rest), speculation, a keystroke, alternatives, a pre-load and chat's slot.
+    const prefix = Array.from({ length: 40 }, (_, i) => `def f${i}(a):\n    return a + ${i}\n`).join('') + 'def g(a):\n    ';
+    for (const o of [{ prefix, speculate: 15 }, { prefix: prefix + 'r' }, { prefix: prefix + 're', alternatives: 3 }, { prefix: prefix + 'ret', maxTokens: 0 }]) {
+      const r = await client.complete({ suffix: '\n', maxTokens: 12, ...o }).result;
+      assert.equal(r.type, 'done', JSON.stringify(r));
+    }
+    const after = (await client.stats()).pipelines;
+    assert.deepEqual(after, loaded, 'pipelines compiled or first dispatched by the requests after loading');
+  } finally {
+    await client.close();
+  }
+});

@@ -93,6 +93,8 @@ export class Gpu {
   private readonly lostPromise: Promise<never>;
   private readonly errors: string[] = [];
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  /** Pipelines compiled by this process, on every device (what the server's stats report). */
+  static compiled = 0;
   private readonly sizes = new Map<GPUBuffer, { size: number; kind: MemoryKind }>();
   private disposed = false;
   /** How long readbacks of each kind of work sleep before polling. */
@@ -235,6 +237,7 @@ export class Gpu {
     const key = `${entryPoint}\0${JSON.stringify(o.constants ?? {})}\0${o.code}`;
     let p = this.pipelines.get(key);
     if (!p) {
+      Gpu.compiled++;
       p = this.compile(o.label, o.code, entryPoint, o.constants);
       this.pipelines.set(key, p);
     }
@@ -276,10 +279,25 @@ export class Gpu {
 export class Dispatch {
   /** Dispatches recorded by this process (what a step's host cost is counted in). */
   static recorded = 0;
+  /**
+   * Pipelines recorded for the first time by this process. A driver may compile a pipeline only at
+   * its first dispatch: lavapipe JIT-compiles each then (a minute or more for a model's kernels on a
+   * cold shader cache), so a loaded model's warm-up leaves none for requests.
+   */
+  static firstUses = 0;
+  /** While set, record() skips pipelines already recorded once: a warm-up dispatches each pipeline once. */
+  static firstUsesOnly = false;
+  private static readonly used = new WeakSet<GPUComputePipeline>();
 
   constructor(readonly pipeline: GPUComputePipeline, readonly bindGroup: GPUBindGroup) {}
 
   record(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
+    if (!Dispatch.used.has(this.pipeline)) {
+      Dispatch.used.add(this.pipeline);
+      Dispatch.firstUses++;
+    } else if (Dispatch.firstUsesOnly) {
+      return;
+    }
     Dispatch.recorded++;
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);

@@ -42,6 +42,12 @@ export interface Backend {
   forwardAll(seq: number, tokens: number[], pos: number): Promise<Float32Array>;
   /** Like forwardGreedy, but every row's argmax (row i: the pick after tokens[0..i]), picked on the device. */
   forwardGreedyAll(seq: number, tokens: number[], pos: number): Promise<Int32Array>;
+  /**
+   * Runs every kernel a request can use once, so drivers that compile at first use (lavapipe) do it
+   * now, at load, and not in the user's first completion; the caches are left empty. Resolves with
+   * how many kernels it ran for the first time.
+   */
+  warmUp(): Promise<number>;
   stats(): BackendStats;
   dispose(): void;
 }

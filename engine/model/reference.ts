@@ -303,6 +303,11 @@ export class ReferenceModel implements Backend {
     return Int32Array.from(tokens, (_, i) => argmax(logits.subarray(i * nVocab, (i + 1) * nVocab)));
   }
 
+  /** Plain TypeScript: nothing is compiled at first use. */
+  async warmUp(): Promise<number> {
+    return 0;
+  }
+
   stats(): BackendStats {
     const c = this.config;
     const perSeq = 2 * c.nLayer * this.nCtx * c.nHeadKv * c.headDim * 4;

@@ -360,6 +360,8 @@ async function createKernels(gpu: Gpu, c: ModelConfig, w: Weights, s: RunState, 
 
 /** A step whose input is the token the previous step sampled, still on the device. */
 const DEVICE_TOKEN = Symbol('device token');
+/** Keys a warm-up step's attention covers at most: enough for GPU decode attention to split them (and merge the splits). */
+const WARM_UP_KEYS = 1024;
 
 /** A kernel of a step, bound and sized when the step's op list is built: its profile label and recorder. */
 interface Op { label: string; record: (pass: GPUComputePassEncoder, plan: AttentionPlan) => void }
@@ -546,6 +548,44 @@ export class WebGpuModel implements Backend {
         this.ahead = { ...next, seq, pos: end, token: id };
       }
       return id;
+    });
+  }
+
+  /**
+   * Dispatches once every pipeline a request can use, so that none is first dispatched by a
+   * request: drivers may compile a pipeline only then (lavapipe JIT-compiles each at its first
+   * dispatch, a minute or more for a model's kernels on a cold shader cache). The kernels change
+   * shape at step sizes past powers of two (matvec and GPU decode attention up to 8 tokens, int8
+   * tiles up to 4 and 16, CPU attention up to 32), so one step of each size 2^k + 1 up to a chunk
+   * covers them, with every row's output where verification steps take that size; each step records
+   * only the dispatches of pipelines not used yet (Dispatch.firstUsesOnly), about one layer's work.
+   * Its keys end late enough in the context for decode attention to split them. The sequences'
+   * caches hold nothing afterwards, as before. Returns how many pipelines it dispatched.
+   */
+  warmUp(): Promise<number> {
+    return this.serialize(async () => {
+      const before = Dispatch.firstUses;
+      const sizes = [1, 2, 3, 5, 9, 17, 33, 65].filter((n) => n <= Math.min(this.chunk, this.nCtx));
+      for (const n of sizes) {
+        const all = n <= this.maxVerifyTokens;
+        const pos = Math.min(this.nCtx - n, WARM_UP_KEYS);
+        this.gpu.write(this.state.tokens, new Uint32Array(n));
+        this.kernels.ropeParams.setPosition(pos);
+        const plan = this.kernels.attnParams.plan(n, pos);
+        const enc = this.gpu.device.createCommandEncoder({ label: 'warm-up' });
+        const pass = enc.beginComputePass({ label: 'warm-up' });
+        Dispatch.firstUsesOnly = true;
+        try {
+          for (const op of this.ops(0, n, all ? 'all' : 'last')) op.record(pass, plan);
+          this.kernels.sampler.record(pass, all ? n : 1);
+        } finally {
+          Dispatch.firstUsesOnly = false;
+        }
+        pass.end();
+        this.gpu.device.queue.submit([enc.finish()]);
+      }
+      await this.gpu.done();
+      return Dispatch.firstUses - before;
     });
   }
 

@@ -55,8 +55,8 @@ const responses: Response[] = [
   { type: 'probe', id: 'p2', report: { node: 'v20.0.0', electron: '37.2.0', platform: 'darwin', arch: 'arm64', adapter: 'Apple M2', software: false, ms: 3 } },
   { type: 'error', id: 'h1', code: 'context-overflow', message: 'too long', needed: 5000, available: 4096 },
   { type: 'error', id: null, code: 'device-lost', message: 'lost' },
-  { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, chatModel: { ...report, role: 'chat' }, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8 } },
-  { type: 'stats', id: 's2', stats: { pid: 1, uptimeMs: 5, model: null, chatModel: null, slots: [], requests: 0, active: 0, prefillTokens: 0, reusedTokens: 0, rssBytes: 1e8 } },
+  { type: 'stats', id: 's1', stats: { pid: 1, uptimeMs: 5, model: report, chatModel: { ...report, role: 'chat' }, slots: [{ name: 'complete', tokens: 12 }], requests: 3, active: 0, prefillTokens: 40, reusedTokens: 9, rssBytes: 1e8, pipelines: { compiled: 40, firstUses: 38 } } },
+  { type: 'stats', id: 's2', stats: { pid: 1, uptimeMs: 5, model: null, chatModel: null, slots: [], requests: 0, active: 0, prefillTokens: 0, reusedTokens: 0, rssBytes: 1e8, pipelines: { compiled: 0, firstUses: 0 } } },
   { type: 'count', id: 'n1', counts: [4, 0, 7] },
   { type: 'bye', id: 'x1' },
 ];

@@ -110,6 +110,8 @@ export interface LoadReport {
   kvBytes: number;
   scratchBytes: number;
   loadMs: number;
+  /** Of loadMs, the warm-up that runs every kernel once (Backend.warmUp). */
+  warmUpMs?: number;
   /** The model's FIM tokens were found: completion requests are possible. */
   fim: boolean;
   /** The model has a usable chat template, its own or a built-in one: chat and explain requests are possible. */
@@ -182,6 +184,11 @@ export interface ServerStats {
   prefillTokens: number;
   reusedTokens: number;
   rssBytes: number;
+  /**
+   * GPU pipelines compiled, and dispatched for the first time (where drivers such as lavapipe
+   * compile them), by this process so far: a loaded model's warm-up leaves none for requests.
+   */
+  pipelines: { compiled: number; firstUses: number };
 }
 
 export interface HelloResponse { type: 'hello'; version: number; pid: number }
@@ -415,6 +422,7 @@ function report(o: Obj): LoadReport {
   };
   const chatFallback = f.optStr('chatFallback');
   if (chatFallback !== undefined) r.chatFallback = chatFallback;
+  if (o.warmUpMs !== undefined) r.warmUpMs = n('warmUpMs');
   return r;
 }
 
@@ -488,6 +496,10 @@ export function parseResponse(m: unknown): Response {
             return { name: xf.str('name', 64), tokens: xf.int('tokens', 0, LIMITS.nCtx) };
           }),
           requests: sf.num('requests', 0), active: sf.num('active', 0), prefillTokens: sf.num('prefillTokens', 0), reusedTokens: sf.num('reusedTokens', 0), rssBytes: sf.num('rssBytes', 0),
+          pipelines: (() => {
+            const pf = new Fields(sf.obj('pipelines'), 'stats pipelines');
+            return { compiled: pf.num('compiled', 0), firstUses: pf.num('firstUses', 0) };
+          })(),
         },
       };
     }

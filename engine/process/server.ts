@@ -12,7 +12,7 @@ import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { escaped } from '../gguf/quoted.js';
 import { tensorName } from '../model/model.js';
-import { Gpu } from '../gpu/gpu.js';
+import { Dispatch, Gpu } from '../gpu/gpu.js';
 import type { Backend } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
 import { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
@@ -645,6 +645,16 @@ class InferenceServer {
       };
       // The completion model keeps a second sequence for chat, used while no chat model is loaded.
       const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: role === 'chat' ? 1 : 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
+      // Before 'loaded' (the client still shows the load): the first completion must not pay for the
+      // kernels' compiles, which on a cold shader cache take longer than the load.
+      const w0 = performance.now();
+      try {
+        await backend.warmUp();
+      } catch (e) {
+        backend.dispose();
+        throw e;
+      }
+      const warmUpMs = performance.now() - w0;
       const { pre, suf, mid, sep } = tokenizer.fim;
       const fim = pre !== undefined && suf !== undefined && mid !== undefined
         ? new FimLayout((text) => tokenizer.encode(text, { addBos: false, parseSpecial: false }), { pre, suf, mid, fileSep: sep, repo: tokenizer.fim.rep })
@@ -668,7 +678,7 @@ class InferenceServer {
       const report: LoadReport = {
         model: req.model, role, name: c.name, arch: c.arch, fileType: fileType(g), backend: backend.name, device: st.device, nCtx: backend.nCtx, nSeq: backend.nSeq,
         nVocab: c.nVocab, nLayer: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, nHeadKv: c.nHeadKv, fileBytes: g.fileSize, weightBytes: st.weightBytes, kvBytes: st.kvBytes, scratchBytes: st.scratchBytes,
-        loadMs: performance.now() - t0, fim: fim !== undefined, chat: chat !== undefined,
+        loadMs: performance.now() - t0, warmUpMs, fim: fim !== undefined, chat: chat !== undefined,
       };
       if (chatFallback !== undefined) report.chatFallback = chatFallback;
       const slots = role === 'chat' ? { chat: new Slot('chat', 0) } : { complete: new Slot('complete', 0), chat: new Slot('chat', 1) };
@@ -712,6 +722,7 @@ class InferenceServer {
       prefillTokens: this.totals.prefillTokens,
       reusedTokens: this.totals.reusedTokens,
       rssBytes: process.memoryUsage.rss(),
+      pipelines: { compiled: Gpu.compiled, firstUses: Dispatch.firstUses },
     };
   }
 }

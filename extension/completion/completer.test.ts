@@ -167,3 +167,23 @@ test('kill -9 mid-request: no suggestion, the host shows the restart, the next c
   assert.notEqual(host.pid, pid);
   assert.ok((await c.provide(at('data = {"a": 1, "c": ')))?.length);
 });
+
+test('no suggestion from the cache once the model is gone, nor after it is back', async () => {
+  let up = true;
+  const c = new Completer(() => config, () => (up ? host.ready : undefined), ring);
+  const doc = 'def area(w, h):\n    return w';
+  const items = await c.provide(at(doc));
+  assert.ok(items?.length && items[0].length > 1, JSON.stringify(items));
+  await foreground();
+  assert.deepEqual(await c.provide(at(doc + items[0][0])), [items[0].slice(1)], 'typing through: from the cache');
+  // The process died, or the model failed to load: what it wrote is not shown, typed through or not.
+  up = false;
+  const n = await serverRequests();
+  assert.equal(await c.provide(at(doc + items[0][0])), undefined);
+  assert.equal(await c.provide(at(doc)), undefined);
+  up = true;
+  assert.equal(c.cache.size, 0, 'the cache was emptied');
+  await c.provide(at(doc));
+  assert.ok((await serverRequests()) > n, 'the model back: a new request, not the old answer');
+  await foreground();
+});

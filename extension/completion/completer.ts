@@ -41,7 +41,8 @@ export interface ProvideOptions {
 }
 
 export interface CompleterEvents {
-  request: [info: { id: string; promptTokens: number; prefillTokens: number; reusedTokens: number; ms: number; reason: string; tokPerS: number; background: boolean }];
+  /** `context`: the names of the extra-context chunks the prompt carried. */
+  request: [info: { id: string; promptTokens: number; prefillTokens: number; reusedTokens: number; ms: number; reason: string; tokPerS: number; background: boolean; context: string[] }];
   shown: [info: { text: string; latencyMs: number; cached: boolean }];
   generating: [on: boolean];
   log: [message: string];
@@ -92,6 +93,11 @@ export class Completer extends EventEmitter<CompleterEvents> {
   async provide(req: CompletionRequest, o: ProvideOptions = {}): Promise<string[] | undefined> {
     const t0 = performance.now();
     this.lastActivity = Date.now();
+    // What the cache holds came from a model that is gone (crashed, unloaded, failed to load).
+    if (!this.engine()) {
+      this.forget();
+      return undefined;
+    }
     if (!o.noCache) {
       const hit = this.cache.lookup(req.key);
       if (hit && (!o.manual || hit.items.length > 1)) {
@@ -113,6 +119,14 @@ export class Completer extends EventEmitter<CompleterEvents> {
     this.emit('shown', { text: items[0], latencyMs: performance.now() - t0, cached: false });
     this.ahead(req, items[0]);
     return items;
+  }
+
+  /** The model stopped answering: its suggestions are never shown again, and its request in flight ends. */
+  forget(): void {
+    this.foreground?.cancel();
+    this.cache.clear();
+    this.aheadSent.length = 0;
+    this.lastSent = undefined;
   }
 
   /** Pre-loads the prompt at the cursor into the server's cache (no tokens generated). */
@@ -191,7 +205,8 @@ export class Completer extends EventEmitter<CompleterEvents> {
     o.signal?.addEventListener('abort', () => {
       if (!shown) handle.cancel();
     }, { once: true });
-    const finished = handle.result.then((r) => this.finish(req, r, ctx, shown, multi, o.background, (text, consumed) => show(text, consumed)));
+    const context = (options.context ?? []).map((c) => c.name);
+    const finished = handle.result.then((r) => this.finish(req, r, ctx, shown, multi, o.background, context, (text, consumed) => show(text, consumed)));
     void finished.finally(() => {
       if (this.foreground === handle) {
         this.foreground = undefined;
@@ -203,7 +218,7 @@ export class Completer extends EventEmitter<CompleterEvents> {
 
   private finish(
     req: CompletionRequest, r: DoneResponse | ErrorResponse, ctx: PostContext, shown: { text: string; consumed: number } | undefined,
-    multi: boolean, background: boolean, show: (text: string, consumed: number) => void,
+    multi: boolean, background: boolean, context: string[], show: (text: string, consumed: number) => void,
   ): string[] | undefined {
     if (r.type === 'error') {
       // The engine host reports process and model failures once; a completion just has none.
@@ -213,7 +228,7 @@ export class Completer extends EventEmitter<CompleterEvents> {
     const t = r.timings;
     this.emit('request', {
       id: r.id, promptTokens: t.promptTokens, prefillTokens: t.prefillTokens, reusedTokens: t.reusedTokens, ms: t.totalMs, reason: r.reason,
-      tokPerS: t.decodeTokPerS, background,
+      tokPerS: t.decodeTokPerS, background, context,
     });
     const reason: EndReason = r.reason;
     const text = r.text.replace(/\r\n?/g, '\n');

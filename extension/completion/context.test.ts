@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ContextRing, RING, linesAround } from './context.js';
+import { ContextRing, RING, isContextSource, linesAround } from './context.js';
 
 const block = (tag: string, n = 5) => Array.from({ length: n }, (_, i) => `${tag}_${i} = compute(${i})`);
 
@@ -50,4 +50,21 @@ test('linesAround: centred, clipped at both ends', () => {
   assert.deepEqual(linesAround(d, 1, 4), ['l0', 'l1', 'l2', 'l3']);
   assert.deepEqual(linesAround(d, 99, 4), ['l96', 'l97', 'l98', 'l99']);
   assert.equal(linesAround({ lineCount: 2, lineAt: (i) => ({ text: `s${i}` }) }, 0, 4).length, 2);
+});
+
+test('context sources: files and untitled documents open in a tab, never VS Code documents or its settings files', () => {
+  const ok = (scheme: string, path: string, inTab = true) => isContextSource({ scheme, path, inTab });
+  assert.ok(ok('file', '/work/app/src/main.py'));
+  assert.ok(ok('untitled', 'Untitled-1'));
+  assert.ok(ok('file', 'C:\\work\\app\\main.ts'));
+  // What got into a code-server session's prompts: the User and remote settings, rewritten and saved by VS Code.
+  assert.ok(!ok('file', '/tmp/e2e/user-data/User/settings.json', false), 'saved without being open');
+  assert.ok(!ok('file', '/tmp/e2e/user-data/Machine/settings.json'));
+  assert.ok(!ok('file', '/work/app/.vscode/launch.json'));
+  assert.ok(!ok('file', '/work/app/.vscode/tasks.json'));
+  assert.ok(!ok('file', '/work/app/app.code-workspace'));
+  assert.ok(!ok('file', '/work/app/main.py', false), 'a file no editor tab shows');
+  for (const scheme of ['output', 'vscode-userdata', 'vscode-scm', 'vscode-settings', 'webview-panel', 'git', 'vscode-notebook-cell', 'comment', 'debug']) {
+    assert.ok(!ok(scheme, '/x/y.py'), scheme);
+  }
 });

@@ -77,6 +77,23 @@ export class ContextRing {
   }
 }
 
+/** VS Code's own configuration files: settings, not code, even when they are files the user opened. */
+const CONFIG_FILES = new Set(['settings.json', 'keybindings.json', 'tasks.json', 'launch.json', 'extensions.json', 'mcp.json', 'argv.json']);
+
+/**
+ * Whether a document may give chunks: a file or an untitled document open in an editor tab (what the
+ * user edits), never VS Code's own documents (output and log channels, the SCM input, settings
+ * editors, webviews, vscode-userdata: and other schemes), nor configuration files such as
+ * settings.json, which VS Code writes by itself when a setting changes.
+ */
+export function isContextSource(doc: { scheme: string; path: string; inTab: boolean }): boolean {
+  if (doc.scheme !== 'file' && doc.scheme !== 'untitled') return false;
+  if (!doc.inTab) return false;
+  const parts = doc.path.split(/[\\/]/);
+  const base = parts[parts.length - 1].toLowerCase();
+  return !CONFIG_FILES.has(base) && !base.endsWith('.code-workspace');
+}
+
 /** `n` lines centred on `line`, clipped to the document. */
 export function linesAround(doc: TextLines, line: number, n = RING.chunkLines): string[] {
   const start = Math.max(0, Math.min(line - Math.floor(n / 2), doc.lineCount - n));

@@ -1,12 +1,14 @@
 // Where extra-context chunks come from, and when they join the prompt. Chunks: the lines around the
 // cursor of an editor the user leaves, around the last edit of a file they save, and text they copy
-// or cut. Copy and cut keep their own keys: when a selection goes away (or is deleted) the clipboard
-// is read once and compared with it, so only a selection that was really copied becomes a chunk.
+// or cut; only of files and untitled documents the user edits in a tab (isContextSource: never the
+// output channel, nor settings.json, which VS Code rewrites and saves by itself). Copy and cut keep
+// their own keys: when a selection goes away (or is deleted) the clipboard is read once and compared
+// with it, so only a selection that was really copied becomes a chunk.
 // While the user is idle, one queued chunk joins the ring and the prompt at the cursor is pre-loaded
 // into the server's cache, so the next keystroke costs a token or two.
 import * as vscode from 'vscode';
 import type { Completer } from './completer.js';
-import { ContextRing, linesAround, RING } from './context.js';
+import { ContextRing, isContextSource, linesAround, RING } from './context.js';
 import type { HearthProvider } from './provider.js';
 
 /** No completion request for this long: the user is idle. */
@@ -33,18 +35,20 @@ export class ContextSources implements vscode.Disposable {
     private readonly completer: Completer,
     private readonly provider: HearthProvider,
     private readonly active: () => boolean,
+    /** A chunk was queued for the ring: the document it came from, its name in prompts, and why. */
+    private readonly onQueued: (uri: string, name: string, why: string) => void = () => {},
   ) {
     this.leaving = vscode.window.activeTextEditor;
-    for (const e of vscode.window.visibleTextEditors) if (e !== this.leaving) this.offerAround(e.document, e.selection.active.line);
+    for (const e of vscode.window.visibleTextEditors) if (e !== this.leaving) this.offerAround(e.document, e.selection.active.line, 'visible');
     this.subs.push(
       vscode.window.onDidChangeActiveTextEditor((e) => {
         const prev = this.leaving;
-        if (prev && prev.document !== e?.document && !prev.document.isClosed) this.offerAround(prev.document, prev.selection.active.line);
+        if (prev && prev.document !== e?.document && !prev.document.isClosed) this.offerAround(prev.document, prev.selection.active.line, 'left');
         this.leaving = e;
       }),
       vscode.workspace.onDidSaveTextDocument((d) => {
         const line = this.lastEdit.get(d.uri.toString());
-        if (line !== undefined) this.offerAround(d, line);
+        if (line !== undefined) this.offerAround(d, line, 'saved');
       }),
       vscode.workspace.onDidChangeTextDocument((e) => {
         const c = e.contentChanges[0];
@@ -79,12 +83,14 @@ export class ContextSources implements vscode.Disposable {
   }
 
   private usable(doc: vscode.TextDocument): boolean {
-    return doc.uri.scheme !== 'output' && doc.uri.scheme !== 'vscode-scm' && doc.lineCount > 0;
+    const uri = doc.uri.toString();
+    const inTab = vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === uri));
+    return doc.lineCount > 0 && isContextSource({ scheme: doc.uri.scheme, path: doc.uri.path, inTab });
   }
 
-  private offerAround(doc: vscode.TextDocument, line: number): void {
+  private offerAround(doc: vscode.TextDocument, line: number, why: string): void {
     if (!this.usable(doc) || doc.lineAt(Math.min(line, doc.lineCount - 1)).text.length > 8000) return;
-    this.ring.offer(this.name(doc), linesAround(doc, line, RING.chunkLines));
+    if (this.ring.offer(this.name(doc), linesAround(doc, line, RING.chunkLines))) this.onQueued(doc.uri.toString(), this.name(doc), why);
   }
 
   private async ifCopied(s: Selected): Promise<void> {
@@ -97,7 +103,7 @@ export class ContextSources implements vscode.Disposable {
     } catch {
       return;
     }
-    if (clip === s.text) this.ring.offer(this.name(s.doc), s.text.split(/\r?\n/));
+    if (clip === s.text && this.ring.offer(this.name(s.doc), s.text.split(/\r?\n/))) this.onQueued(s.doc.uri.toString(), this.name(s.doc), 'copied');
   }
 
   private tick(): void {

@@ -454,3 +454,12 @@ async function bounded<T>(p: Promise<T>, ms: number, message: () => string): Pro
     clearTimeout(timer);
   }
 }
+
+/**
+ * Writes one settings file only (QUIET_SETTINGS + these): 'User' (the Settings editor's User tab,
+ * the local user's), or 'Machine' (its "Remote [code-server]" tab); Editor.writeSettings writes both.
+ */
+export function writeScopeSettings(e: Editor, scope: 'User' | 'Machine', settings: Record<string, unknown>): void {
+  mkdirSync(join(e.userData, scope), { recursive: true });
+  writeFileSync(join(e.userData, scope, 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
+}
