@@ -12,6 +12,7 @@ import { commonPrefix } from '../engine/process/slot.js';
 import { InferenceClient, type ExitInfo } from '../engine/process/client.js';
 import { GREEDY, PROTOCOL_VERSION, type DoneResponse, type ErrorResponse, type LoadReport, type Response, type Sampling } from '../engine/process/protocol.js';
 import { ReferenceModel } from '../engine/model/reference.js';
+import { loadConfig } from '../engine/model/model.js';
 import { Sampler } from '../engine/model/sampler.js';
 import { greedy, serverBundle, tinyChatModel, tinyModel, withChatTemplate } from './support/inference-fixtures.js';
 import { fixtureModel } from './support/fixtures.js';
@@ -474,6 +475,17 @@ test('a file without a chat template chats through the built-in one, reported; a
   const x = await client.explain({ code: 'x = 1', maxTokens: 4 }).result;
   assert.ok(x.type === 'error' && x.code === 'template-error' && x.message === `tokenizer.chat_template of ${raising}: the template raised an error: "tools only"`, JSON.stringify(x));
   await client.load({ model, backend: 'reference', nCtx: N_CTX });
+});
+
+test('a context past the one the model was trained on is cut to it, and the report says so', async () => {
+  const trained = 'test/tiny-model/tiny-code-q8_0.gguf';
+  const nCtxTrain = loadConfig(readGGUF(trained)).nCtxTrain;
+  assert.equal(nCtxTrain, 256);
+  assert.equal((await client.load({ model: trained, backend: 'reference', nCtx: 4096 })).nCtx, nCtxTrain);
+  assert.equal((await client.load({ model: trained, backend: 'reference', nCtx: 128 })).nCtx, 128);
+  const long = done(await client.complete({ prefix: 'x = 1\n'.repeat(400), suffix: '', maxTokens: 4 }).result);
+  assert.ok(long.timings.promptTokens <= nCtxTrain - 4, `a long document is trimmed to the context: ${long.timings.promptTokens} tokens`);
+  assert.equal((await client.load({ model, backend: 'reference', nCtx: N_CTX })).nCtx, N_CTX);
 });
 
 test('close: the process answers what is in flight, says bye and exits', async () => {

@@ -11,7 +11,7 @@
 import { readGGUF, type GGUF } from '../gguf/gguf.js';
 import { FILE_TYPE_NAMES, typeName } from '../gguf/ggml.js';
 import { escaped } from '../gguf/quoted.js';
-import { tensorName } from '../model/model.js';
+import { loadConfig, tensorName } from '../model/model.js';
 import { Dispatch, Gpu } from '../gpu/gpu.js';
 import type { Backend } from '../model/backend.js';
 import { openBackend } from '../model/open.js';
@@ -644,7 +644,10 @@ class InferenceServer {
         this.send({ type: 'progress', id: req.id, loadedBytes, totalBytes });
       };
       // The completion model keeps a second sequence for chat, used while no chat model is loaded.
-      const backend = await openBackend(g, req.backend, { nCtx: req.nCtx, nSeq: role === 'chat' ? 1 : 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
+      // Past the context the model was trained on its output degrades to noise (llama.cpp only warns):
+      // the editor's setting is a most, not a demand. The report says what was used.
+      const nCtx = Math.min(req.nCtx, loadConfig(g).nCtxTrain);
+      const backend = await openBackend(g, req.backend, { nCtx, nSeq: role === 'chat' ? 1 : 2, maxDeviceBytes: req.maxDeviceBytes, onProgress });
       // Before 'loaded' (the client still shows the load): the first completion must not pay for the
       // kernels' compiles, which on a cold shader cache take longer than the load.
       const w0 = performance.now();

@@ -1,12 +1,12 @@
-// Hearth in a real VS Code (code-server), installed from the VSIX `npm run package` builds, with a
-// tiny qwen2 fixture model (real Qwen2 vocabulary and FIM tokens, seeded random weights): ghost
-// text appears while typing and Tab inserts exactly it; typing through a suggestion never blanks
+// Hearth in a real VS Code (code-server), installed from the VSIX `npm run package` builds, with the
+// project's demonstration model (test/tiny-model: trained on code, with FIM tokens): ghost text
+// that is code appears while typing and Tab inserts exactly it; typing through a suggestion never blanks
 // it; moving the cursor away drops it; a kill -9 of the inference process shows as a restart and the
 // next completion works; a bad hearth.modelPath gives one clear error and typing goes on; the Node
 // shipped in the VSIX runs the inference process. Screenshots of each step go to .artifacts/e2e/completion.
 //
-// The fixture's continuations are random text, so tests type until a suggestion of the shape they
-// need shows (a few lines at most), instead of expecting particular words.
+// The model is tiny and its continuations are only code-like, so tests type until a suggestion of
+// the shape they need shows (a few lines at most), instead of expecting particular words.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,6 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Editor, NODE24, type TestEvent } from './harness.js';
-import { tinyModel } from '../support/inference-fixtures.js';
 
 const VSIX = resolve('.artifacts/hearth-linux-x64.vsix');
 const FILE = 'stats.py';
@@ -79,7 +78,7 @@ before(async () => {
   const r = spawnSync('npm', ['run', 'package'], { encoding: 'utf8', timeout: 600_000 });
   assert.equal(r.status, 0, `npm run package failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   assert.ok(existsSync(VSIX), `npm run package did not write ${VSIX}`);
-  model = tinyModel();
+  model = resolve('test/tiny-model/tiny-code-q8_0.gguf');
   editor = await Editor.start({ name: 'completion', vsix: [VSIX], files: { [FILE]: START }, settings: settings() });
   await editor.openFile(FILE);
   await editor.waitForStatus('Hearth: ready', 300_000);
@@ -95,10 +94,18 @@ after(async () => {
 
 let next = 0;
 
-test('typing in a Python file shows ghost text; Tab inserts exactly it', { timeout: 600_000 }, async () => {
+const PYTHON_WORDS = new Set(['def', 'return', 'for', 'in', 'if', 'else', 'while', 'import', 'from', 'class', 'self', 'None', 'True', 'False', 'and', 'or', 'not', 'len', 'sum', 'min', 'max', 'range', 'print']);
+
+/** Code a user would recognise: some word of it is a Python keyword or builtin, or a name the file already uses. */
+function codeLike(ghost: string, file: string): boolean {
+  const names = new Set(file.match(/[A-Za-z_]\w*/g) ?? []);
+  return (ghost.match(/[A-Za-z_]\w*/g) ?? []).some((w) => PYTHON_WORDS.has(w) || (w.length > 2 && names.has(w)));
+}
+
+test('typing in a Python file shows ghost text that is code; Tab inserts exactly it', { timeout: 600_000 }, async () => {
   const e = editor!;
   await e.press('Control+End');
-  const r = await typeUntilGhost(e, (g) => g.trim().length > 0, 'ghost text');
+  const r = await typeUntilGhost(e, (g) => g.trim().length > 0 && codeLike(g, START + LINES.join('')), 'ghost text that is code');
   next = r.next;
   const before = await e.visibleText();
   await e.screenshot('ghost-text');
