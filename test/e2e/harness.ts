@@ -260,6 +260,15 @@ export class Editor {
   async waitForGhostText(timeoutMs = 120_000, what = 'ghost text'): Promise<string> {
     let g: string | null = null;
     await this.waitFor(async () => !!(g = await this.ghostText()), what, timeoutMs);
+    // Settled: VS Code draws a multi-line suggestion's view zones and its inline part in separate
+    // updates, so a first reading can hold only part of it. Two equal readings 200 ms apart.
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
+      await sleep(200);
+      const again = await this.ghostText();
+      if (again === g) break;
+      if (!again) return this.waitForGhostText(timeoutMs, what);
+      g = again;
+    }
     return g!;
   }
 
