@@ -298,6 +298,8 @@ test('the downloaded model loads from the Hub cache layout and completes Python'
   assert.match(set!, /models--Qwen--Qwen2\.5-Coder-0\.5B-GGUF\/snapshots\/[0-9a-f]{40}\/qwen2\.5-coder-0\.5b-q8_0\.gguf$/);
   assert.ok(readFileSync(set!).equals(served), 'the file is the one the Hub served');
   assert.deepEqual(readdirSync(blobs()).filter((f) => f.endsWith('.incomplete')), [], 'no partial file is left');
+  // The restarted extension host's notifications can take the keyboard focus from the editor.
+  await e.openFile(FILE);
   await e.press('Control+End');
   const ghost = await typeUntilGhost(e, 'ghost text from the downloaded model');
   assert.ok(ghost.trim().length > 0);
@@ -317,6 +319,7 @@ test('picking the model on disk switches to it without downloading', { timeout: 
   await e.waitForStatus('Hearth: ready', 300_000);
   const since = hub.requests.slice(hubBefore);
   assert.deepEqual(since.filter((q) => q.host === 'cdn' || q.path.includes('/resolve/')), [], 'nothing downloaded');
+  await e.openFile(FILE);
   await e.press('Control+End');
   await typeUntilGhost(e, 'ghost text from the model on disk');
   await e.screenshot('on-disk-model');
