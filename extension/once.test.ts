@@ -3,19 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FIRST_RUN, Once } from './once.js';
-import type { MementoLike } from './models/header-memo.js';
-
-class JsonMemento implements MementoLike {
-  data = new Map<string, string>();
-  get<T>(key: string): T | undefined {
-    const v = this.data.get(key);
-    return v === undefined ? undefined : (JSON.parse(v) as T);
-  }
-  update(key: string, value: unknown): Thenable<void> {
-    this.data.set(key, JSON.stringify(value));
-    return Promise.resolve();
-  }
-}
+import { JsonMemento } from '../test/support/json-memento.js';
 
 test('a notice is taken once per store, across activations; each notice on its own', () => {
   const store = new JsonMemento();

@@ -8,22 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discoverModels } from '../../engine/process/index.js';
 import { writeTinyModel } from '../../test/support/tiny-gguf.js';
-import { HeaderMemo, MEMO_KEY, type MementoLike } from './header-memo.js';
+import { HeaderMemo, MEMO_KEY } from './header-memo.js';
+import { JsonMemento } from '../../test/support/json-memento.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-memo-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-class JsonMemento implements MementoLike {
-  data = new Map<string, string>();
-  get<T>(key: string): T | undefined {
-    const v = this.data.get(key);
-    return v === undefined ? undefined : (JSON.parse(v) as T);
-  }
-  update(key: string, value: unknown): Thenable<void> {
-    this.data.set(key, JSON.stringify(value));
-    return Promise.resolve();
-  }
-}
 
 test('headers are remembered across runs by path, size and mtime', async () => {
   const a = join(dir, 'a.gguf'), b = join(dir, 'b.gguf');
