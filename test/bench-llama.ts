@@ -3,13 +3,16 @@
 import { availableParallelism } from 'node:os';
 import { getLlama, type Token } from 'node-llama-cpp';
 import { benchTokens } from '../engine/cli/bench.js';
+import { readGGUF } from '../engine/gguf/gguf.js';
+import { loadConfig } from '../engine/model/model.js';
 
 const [model, backend, promptArg, genArg] = process.argv.slice(2);
 const nPrompt = Number(promptArg ?? 256);
 const nGen = Number(genArg ?? 64);
 const WARM = 1000;
 
-const tokens = (n: number, seed: number) => benchTokens(n, seed) as Token[];
+const nVocab = loadConfig(readGGUF(model)).nVocab;
+const tokens = (n: number, seed: number) => benchTokens(n, seed, nVocab) as Token[];
 
 const t0 = performance.now();
 // One thread per core, as llama.cpp's own tools default to: node-llama-cpp's CPU default is at least

@@ -92,6 +92,12 @@ test('bench --json reports the measurements', () => {
   assert.equal((s.steps as number) + (s.draft_accepted as number), 4);
 });
 
+test('bench runs on a small vocabulary (the demonstration model\'s 4,096 tokens)', () => {
+  const r = hearth(['bench', '--model', 'test/tiny-model/tiny-code-q8_0.gguf', '--prompt-tokens', '16', '--gen-tokens', '4', '--backend', 'reference', '--json']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.ok((lastJson(r.out).decode_tok_s as number) > 0);
+});
+
 test('bench --profile adds the GPU time of each kernel of a decode step', () => {
   const r = hearth(['bench', '--model', tinyModel(), '--prompt-tokens', '16', '--gen-tokens', '4', '--profile', '--json']);
   assert.equal(r.code, 0, r.err.join('\n'));

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { readGGUF } from '../engine/gguf/gguf.js';
 import { Gpu } from '../engine/gpu/gpu.js';
 import { BackendInputError, MAX_VERIFY_TOKENS, type Backend } from '../engine/model/backend.js';
+import { loadConfig } from '../engine/model/model.js';
 import { ReferenceModel } from '../engine/model/reference.js';
 import { WebGpuModel } from '../engine/model/webgpu-model.js';
 import { Sampler } from '../engine/model/sampler.js';
@@ -136,5 +137,6 @@ for (const c of parityCases()) {
 test('verification steps at position 600, where GPUs\' decode attention splits the keys differently for each token', async (t) => {
   const c = parityCases().find((x) => x.label === 'qwen2 Q8_0')!;
   // Splits of at least 64 keys: 9 of 67 for the first token, of 68 from the fourth (keys 604 on).
-  await checkWebGpu(fixtureModel(c.opts), benchTokens(600, 3), 1024, t);
+  const path = fixtureModel(c.opts);
+  await checkWebGpu(path, benchTokens(600, 3, loadConfig(readGGUF(path)).nVocab), 1024, t);
 });

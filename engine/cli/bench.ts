@@ -5,10 +5,14 @@ import { Sampler } from '../model/sampler.js';
 import { Speculator } from '../model/speculation.js';
 import type { WebGpuModel } from '../model/webgpu-model.js';
 
-/** Deterministic prompt ids from the low, ordinary part of every vocab we test (specials sit at the top). */
-export function benchTokens(n: number, seed: number): number[] {
+/**
+ * Deterministic prompt ids below 30000 (the ordinary part of the large vocabs, whose specials sit
+ * at the top), or below nVocab - 256 in a small one such as the demonstration model's 4,096.
+ */
+export function benchTokens(n: number, seed: number, nVocab: number): number[] {
+  const below = Math.min(30000, nVocab - 256);
   let s = seed >>> 0;
-  return Array.from({ length: n }, () => (s = (s * 1664525 + 1013904223) >>> 0) % 30000);
+  return Array.from({ length: n }, () => (s = (s * 1664525 + 1013904223) >>> 0) % below);
 }
 
 export interface BenchResult {
@@ -36,10 +40,11 @@ const WARM = 1000;
  * looked up in the tokens so far), then time one token appended to a warm 1000-token cache.
  */
 export async function runBench(backend: Backend, nPrompt: number, nGen: number, speculate = 0): Promise<BenchResult> {
-  const prompt = benchTokens(nPrompt, 1);
+  const nVocab = backend.config.nVocab;
+  const prompt = benchTokens(nPrompt, 1, nVocab);
   // One untimed prompt-sized pass and one decode step warm pipelines and caches, as llama-bench's
   // warmup run does (test/bench-llama.ts does the same for llama.cpp).
-  const warmup = await backend.forwardGreedy(0, benchTokens(nPrompt, 4), 0);
+  const warmup = await backend.forwardGreedy(0, benchTokens(nPrompt, 4, nVocab), 0);
   await backend.forwardGreedy(0, [warmup], nPrompt);
 
   let t = performance.now();
@@ -62,7 +67,7 @@ export async function runBench(backend: Backend, nPrompt: number, nGen: number, 
       const ms: number[] = [];
       for (let r = 0; r < 3; r++) {
         const t0 = performance.now();
-        await backend.forwardGreedyAll(0, benchTokens(n, 5 + r), nPrompt);
+        await backend.forwardGreedyAll(0, benchTokens(n, 5 + r, nVocab), nPrompt);
         ms.push(performance.now() - t0);
       }
       verify[n] = +ms.sort((a, b) => a - b)[1].toFixed(2);
@@ -71,9 +76,9 @@ export async function runBench(backend: Backend, nPrompt: number, nGen: number, 
 
   let warm = 0;
   if (backend.nCtx > WARM) {
-    await backend.forwardGreedy(0, benchTokens(WARM, 2), 0);
+    await backend.forwardGreedy(0, benchTokens(WARM, 2, nVocab), 0);
     t = performance.now();
-    await backend.forwardGreedy(0, benchTokens(1, 3), WARM);
+    await backend.forwardGreedy(0, benchTokens(1, 3, nVocab), WARM);
     warm = performance.now() - t;
   }
   return {
@@ -99,11 +104,12 @@ export interface DecodeProfile {
  * per kernel of as many steps, profiled.
  */
 export async function profileDecode(model: WebGpuModel, nPrompt: number, steps: number): Promise<DecodeProfile> {
-  let next = await model.forwardGreedy(0, benchTokens(nPrompt, 1), 0);
+  const nVocab = model.config.nVocab;
+  let next = await model.forwardGreedy(0, benchTokens(nPrompt, 1, nVocab), 0);
   model.takeStepCosts();
   for (let i = 0; i < steps; i++) next = await model.forwardGreedy(0, [next], nPrompt + i);
   const host = model.takeStepCosts().find((c) => c.tokens === 1)!;
-  next = await model.forwardGreedy(0, benchTokens(nPrompt, 1), 0);
+  next = await model.forwardGreedy(0, benchTokens(nPrompt, 1, nVocab), 0);
   model.profile(true);
   try {
     const t = performance.now();

@@ -66,14 +66,15 @@ export class HearthChatModels implements vscode.LanguageModelChatProvider, vscod
       const client = await Promise.race([this.engine.whenChatReady(), cancelled]);
       if (!client || token.isCancellationRequested) return;
       let streamed = '';
+      // Past a cancel the caller reads nothing more: tokens still on their way from the process are dropped here.
       handle = client.chat({ messages: chatMessages, maxTokens, ...(sampling ? { sampling } : {}) }, (t) => {
-        if (!t.text) return;
+        if (!t.text || token.isCancellationRequested) return;
         streamed += t.text;
         progress.report(new vscode.LanguageModelTextPart(t.text));
       });
       const done = await handle.result;
       if (done.type === 'error') throw new Error(`Hearth: ${done.message}`);
-      const rest = heldBack(streamed, done.text);
+      const rest = token.isCancellationRequested ? '' : heldBack(streamed, done.text);
       if (rest) progress.report(new vscode.LanguageModelTextPart(rest));
       this.log(`language model request: ${chatMessages.length} messages, ${done.timings.promptTokens} prompt tokens, ${done.timings.decodeTokens} generated, ${done.reason}`);
     } finally {

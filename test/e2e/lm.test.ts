@@ -79,8 +79,10 @@ test('another extension finds the model, counts its tokens, streams an answer, c
   const cancelled = await next('lm-cancelled');
   assert.equal(cancelled.before, 3);
   assert.equal(cancelled.error, undefined, `cancelling ends the stream without an error: ${String(cancelled.error)}`);
-  // Tokens already on their way still arrive (the tiny model makes one in a few ms); then it stops.
-  assert.ok(Number(cancelled.after) < 20, `a few fragments at most after the cancel (${String(cancelled.after)})`);
+  // Fragments Hearth reported before the cancel reached it still arrive: VS Code relays each one
+  // through the workbench, and the tiny model makes a token in a few ms (a loaded 2-core CI machine
+  // queued 22). Hearth reports none past the cancel; the process stops well short of the answer's cap.
+  assert.ok(Number(cancelled.after) < 60, `a few fragments at most after the cancel (${String(cancelled.after)})`);
   assert.ok(Number(cancelled.endedMs) < 30_000, `the stream ended ${String(cancelled.endedMs)} ms after the cancel`);
 
   const refused = await next('lm-refused');
@@ -88,7 +90,7 @@ test('another extension finds the model, counts its tokens, streams an answer, c
   // Hearth's log tells the cancelled request from finished ones.
   let generated = -1;
   await e.waitFor(() => e.extensionLog(200).some((l) => (generated = Number(/language model request: 1 messages, \d+ prompt tokens, (\d+) generated, cancelled/.exec(l)?.[1] ?? -1)) >= 0), 'the cancelled request in the log', 30_000);
-  assert.ok(generated >= 3 && generated < Number(cancelled.before) + 20, `the inference process stopped generating (${generated} tokens of up to ${CHAT_MAX})`);
+  assert.ok(generated >= 3 && generated < Number(cancelled.before) + Number(cancelled.after) + 60, `the inference process stopped generating (${generated} tokens of up to ${CHAT_MAX})`);
   await e.screenshot('after-requests');
 });
 

@@ -36,9 +36,9 @@ export function parityCases(): ParityCase[] {
   return cases;
 }
 
-/** The prompt of a case: ordinary (non-special) token ids, seeded by the case. */
+/** The prompt of a case: ordinary (non-special) token ids, seeded by the case (every case's vocab has at least 32,000). */
 export function parityPrompt(c: ParityCase): number[] {
-  return benchTokens(PROMPT_LEN, c.label.length);
+  return benchTokens(PROMPT_LEN, c.label.length, 32_000);
 }
 
 export function softmax(logits: ArrayLike<number>): Float64Array {
