@@ -93,7 +93,7 @@ test('code-block buttons post Copy, Insert and Open with the code and its langua
   await page.close();
 });
 
-test('Enter sends, Shift+Enter adds a line, Escape and the Stop button stop, New chat posts', async () => {
+test('Enter sends, Shift+Enter adds a line, Escape and the Stop button stop', async () => {
   const page = await open();
   const input = page.locator('#input');
   await input.click();
@@ -104,12 +104,20 @@ test('Enter sends, Shift+Enter adds a line, Escape and the Stop button stop, New
   assert.equal(await input.inputValue(), '');
   await send(page, { type: 'turn', turn: answer('a') });
   assert.equal(await page.locator('#send').textContent(), 'Stop');
-  await page.keyboard.press('Enter'); // busy: nothing is sent
+  await page.keyboard.press('Enter'); // busy, nothing typed: nothing happens
+  assert.equal(await page.locator('#notices .notice').count(), 0);
+  await page.keyboard.type('next question');
+  await page.keyboard.press('Enter'); // busy: not sent, kept, and the user is told why, once
+  await page.keyboard.press('Enter');
+  assert.equal(await input.inputValue(), 'next question');
+  assert.deepEqual(await page.locator('#notices .notice').allTextContents(), ['Hearth is still answering: Escape stops it, then Enter sends your message.']);
   await page.keyboard.press('Escape');
+  await send(page, { type: 'end', id: 'a', status: 'stopped' });
+  assert.equal(await page.locator('#notices .notice').count(), 0, 'the hint goes when the answer ends');
+  await send(page, { type: 'turn', turn: answer('b') });
   await page.locator('#send').click();
-  await page.locator('#new-chat').click();
   assert.deepEqual((await posted(page)).filter((m) => m.type !== 'ready'), [
-    { type: 'send', text: 'first line\nsecond' }, { type: 'stop' }, { type: 'stop' }, { type: 'new-chat' },
+    { type: 'send', text: 'first line\nsecond' }, { type: 'stop' }, { type: 'stop' },
   ]);
   await page.close();
 });
@@ -154,6 +162,31 @@ for (const file of ['chat.html', 'nocsp.html']) {
     await page.close();
   });
 }
+
+test('a question Hearth composed shows its code as a code block; a typed one stays as typed', async () => {
+  const page = await open();
+  await send(page, { type: 'snapshot', busy: false, notices: [], turns: [
+    { id: 'u1', role: 'user', text: 'Explain this code from a.py:\n\n```python\ndef f(x):\n    return x * 2\n```', status: 'done', label: 'Explain selection: a.py, lines 1-2' },
+    { id: 'u2', role: 'user', text: 'why *this* and ```not``` <b>that</b>?\nsecond line', status: 'done' },
+  ] });
+  const [composed, typed] = await page.locator('.turn.user .turn-body').all();
+  assert.equal(await composed.locator('.code-block code').textContent(), 'def f(x):\n    return x * 2\n');
+  assert.doesNotMatch((await composed.textContent()) ?? '', /```/, 'no raw fences');
+  assert.equal(await typed.textContent(), 'why *this* and ```not``` <b>that</b>?\nsecond line');
+  assert.equal(await typed.locator('*').count(), 0, 'typed text is text, not markup');
+  // In a narrow side bar the header wraps whole words: "python" and "Copy" each on one line.
+  await page.setViewportSize({ width: 260, height: 600 });
+  const oneLine = async (sel: string) => {
+    for (const el of await composed.locator(sel).all()) {
+      // One client rect per line box of the text.
+      const lines = await el.evaluate((e) => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; });
+      assert.equal(lines, 1, `${sel} "${await el.textContent()}" spans ${lines} lines`);
+    }
+  };
+  await oneLine('.code-lang');
+  await oneLine('.code-action');
+  await page.close();
+});
 
 test('a snapshot redraws the transcript: interrupted answers keep their text and say so', async () => {
   const page = await open();

@@ -22,7 +22,6 @@ export function chatHtml(p: ChatPage): string {
 <title>Hearth Chat</title>
 </head>
 <body>
-<div id="toolbar"><button id="new-chat" title="New chat">New chat</button></div>
 <div id="transcript" role="log" aria-live="polite">
 <div id="empty">Ask about your code. Enter sends, Shift+Enter adds a line, Escape stops the answer.</div>
 </div>

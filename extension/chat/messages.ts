@@ -28,7 +28,6 @@ export type ToHost =
   | { type: 'ready' }
   | { type: 'send'; text: string }
   | { type: 'stop' }
-  | { type: 'new-chat' }
   | { type: 'copy'; code: string }
   | { type: 'insert'; code: string }
   | { type: 'open'; code: string; language: string };
@@ -106,7 +105,7 @@ export function parseToHost(m: unknown): ToHost {
   const o = obj(m, 'webview message');
   const what = `webview message ${JSON.stringify(o.type)}`;
   switch (o.type) {
-    case 'ready': case 'stop': case 'new-chat': return { type: o.type };
+    case 'ready': case 'stop': return { type: o.type };
     case 'send': return { type: 'send', text: str(o, 'text', what) };
     case 'copy': return { type: 'copy', code: str(o, 'code', what) };
     case 'insert': return { type: 'insert', code: str(o, 'code', what) };

@@ -53,7 +53,6 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       case 'ready': void this.view?.webview.postMessage(this.session.snapshot()); break;
       case 'send': void this.session.send(m.text); break;
       case 'stop': this.session.stop(); break;
-      case 'new-chat': this.session.newChat(); break;
       case 'copy': void vscode.env.clipboard.writeText(m.code).then(() => vscode.window.setStatusBarMessage('Hearth: code copied', 2000)); break;
       case 'insert': void this.insert(m.code); break;
       case 'open': void vscode.workspace.openTextDocument({ content: m.code, language: m.language || 'plaintext' }).then((d) => vscode.window.showTextDocument(d, { preview: false })); break;

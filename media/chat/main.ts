@@ -2,7 +2,7 @@
 // and posts the user's actions back. It keeps no transcript of its own: the host owns it, so a
 // hidden or reloaded view is redrawn from a snapshot.
 import { parseToWebview, type ToHost, type ToWebview, type Turn } from '../../extension/chat/messages.js';
-import { StreamingMarkdown } from './render.js';
+import { StreamingMarkdown, type CodeAction } from './render.js';
 
 interface VsCodeApi { postMessage(m: ToHost): void; getState(): unknown; setState(s: unknown): void }
 declare function acquireVsCodeApi(): VsCodeApi;
@@ -15,7 +15,6 @@ const notices = document.getElementById('notices')!;
 const input = document.getElementById('input') as HTMLTextAreaElement;
 const send = document.getElementById('send') as HTMLButtonElement;
 const empty = document.getElementById('empty')!;
-document.getElementById('new-chat')!.addEventListener('click', () => post({ type: 'new-chat' }));
 
 const answers = new Map<string, { md: StreamingMarkdown; el: HTMLElement }>();
 let busy = false;
@@ -74,10 +73,18 @@ function addTurn(t: Turn): void {
   body.className = 'turn-body';
   el.appendChild(body);
   transcript.appendChild(el);
-  if (t.role === 'user') {
+  const onCode = (action: CodeAction, code: string, language: string) => post(action === 'open' ? { type: 'open', code, language } : { type: action, code });
+  if (t.role === 'user' && !t.label) {
     body.textContent = t.text;
+  } else if (t.role === 'user') {
+    // A question Hearth composed (Explain Selection, Ask about this file) is markdown by
+    // construction: its code shows as a code block, not as raw fences. Typed text stays as typed.
+    body.classList.add('markdown');
+    const md = new StreamingMarkdown(body, onCode);
+    md.append(t.text);
+    md.finish();
   } else {
-    const md = new StreamingMarkdown(body, (action, code, language) => post(action === 'open' ? { type: 'open', code, language } : { type: action, code }));
+    const md = new StreamingMarkdown(body, onCode);
     answers.set(t.id, { md, el });
     md.append(t.text);
     if (t.status !== 'streaming') end(t.id, t.status, t.note);
@@ -101,7 +108,11 @@ function end(id: string, status: string, note?: string): void {
   }
 }
 
+const WAIT_HINT = 'Hearth is still answering: Escape stops it, then Enter sends your message.';
+
 function notice(text: string): void {
+  // Said once: the same notice twice in a row (a key held down, a retry) adds nothing.
+  if (notices.lastElementChild?.textContent === text) return;
   const n = document.createElement('div');
   n.className = 'notice';
   n.textContent = text;
@@ -134,6 +145,8 @@ function onMessage(m: ToWebview): void {
     case 'end':
       end(m.id, m.status, m.note);
       setBusy(false);
+      // Stale once the answer ended: Enter sends again.
+      for (const n of [...notices.children]) if (n.textContent === WAIT_HINT) n.remove();
       break;
     case 'notice':
       notice(m.text);
@@ -156,9 +169,10 @@ window.addEventListener('message', (e: MessageEvent) => {
 });
 
 function submit(): void {
-  if (busy) return;
   const text = input.value;
   if (!text.trim()) return;
+  // One answer at a time: the message stays in the box, and the user is told why it was not sent.
+  if (busy) return notice(WAIT_HINT);
   input.value = '';
   vscode.setState({ draft: '' });
   post({ type: 'send', text });

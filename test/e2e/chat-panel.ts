@@ -100,7 +100,7 @@ export class ChatPanel {
     return f;
   }
 
-  /** Clicks one of the page's elements (#send, #new-chat, #input). */
+  /** Clicks one of the page's elements (#send, #input). */
   async click(selector: string): Promise<void> {
     await (await this.frameOrThrow()).locator(selector).click({ timeout: 30_000 });
   }
