@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Trains Hearth's demonstration code model: a byte-level BPE tokenizer and a small llama-architecture
 transformer, on source code found on this machine (the Python standard library's sources and the
-JavaScript/TypeScript under node_modules), partly in fill-in-the-middle form. CPU only (JAX).
+JavaScript/TypeScript of the node_modules packages pinned in js-packages.txt), partly in
+fill-in-the-middle form. CPU only (JAX).
 
 Run through train.sh (it makes the virtual environment and exports the GGUF files). Writes into
 .cache/tiny-model/: tokenizer.json, weights.f32 + manifest.json (read by export.ts); and, unless
@@ -85,8 +86,9 @@ def collect():
             return
         files.append((lang, path.relative_to(base).as_posix(), text.replace('\r\n', '\n')))
 
-    def walk(lang, base, keep):
-        for dirpath, dirnames, filenames in os.walk(base):
+    def walk(lang, base, keep, top=None):
+        # Names are relative to base (node_modules for a package's files: the held-out rule hashes them).
+        for dirpath, dirnames, filenames in os.walk(top or base):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith('.'))
             for f in sorted(filenames):
                 if keep(f):
@@ -94,9 +96,28 @@ def collect():
 
     stdlib = Path(sysconfig.get_paths()['stdlib'])
     walk('python', stdlib, lambda f: f.endswith('.py'))
-    walk('js', ROOT / 'node_modules', lambda f: f.endswith(JS_EXTS) and not f.endswith('.min.js'))
+    modules = ROOT / 'node_modules'
+    for name in js_packages(modules):
+        walk('js', modules, lambda f: f.endswith(JS_EXTS) and not f.endswith('.min.js'), modules / name)
     files.sort(key=lambda f: (f[0], f[1]))
     return files, skipped, str(stdlib)
+
+
+def js_packages(modules):
+    """The packages of js-packages.txt, each checked to be installed at its pinned version."""
+    names = []
+    for line in (HERE / 'js-packages.txt').read_text().splitlines():
+        if not line.strip() or line.startswith('#'):
+            continue
+        name, version = line.rsplit('@', 1)
+        manifest = modules / name / 'package.json'
+        if not manifest.exists():
+            sys.exit(f'train.py: {manifest} is missing: js-packages.txt pins {name}@{version} (run npm install)')
+        have = json.loads(manifest.read_text())['version']
+        if have != version:
+            sys.exit(f'train.py: {manifest} is version {have}, js-packages.txt pins {version}: the training data would differ')
+        names.append(name)
+    return names
 
 
 def is_val(name):
